@@ -1,0 +1,32 @@
+//! tuna's prelude: what a Rust notebook running on the tuna kernel imports with
+//! `use tuna::prelude::*;` (the kernel does it for you).
+//!
+//! One concern per module: `display` (rich output and in-place updates), `interrupt` (the stop
+//! button), `progress` (loops that show progress and stop cleanly), `device` (CPU / CUDA),
+//! `input` (reading from the notebook user), `plot` (charts), `models` (transformers on
+//! libtorch), `text` (tokenizers), `data` (datasets, collators, loaders).
+
+pub mod data;
+pub mod device;
+pub mod display;
+pub mod error;
+pub mod input;
+pub mod interrupt;
+pub mod models;
+pub mod plot;
+pub mod progress;
+pub mod text;
+
+pub use error::{Error, Result};
+
+/// Everything a notebook needs in scope.
+pub mod prelude {
+    pub use crate::device::*;
+    pub use crate::display::*;
+    pub use crate::error::{Error, Result};
+    pub use crate::input::*;
+    pub use crate::interrupt;
+    pub use crate::plot::*;
+    pub use crate::progress::*;
+    pub use tch::{self, Device, Kind, Tensor};
+}
