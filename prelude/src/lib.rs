@@ -26,6 +26,12 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::input::*;
     pub use crate::interrupt;
+    pub use crate::models::{
+        cosine_similarity, mean_pooling, BertConfig, BertForMaskedLM, BertForSequenceClassification,
+        BertForTokenClassification, BertModel, GPT2Config, GPT2LMHeadModel, GPT2Model, Generation, Linear,
+        LinearAdapter, LoadReport, ModelConfig, ModelSummary, PretrainedModel, ViTConfig,
+        ViTForImageClassification, ViTModel,
+    };
     pub use crate::plot::*;
     pub use crate::progress::*;
     pub use tch::{self, Device, Kind, Tensor};

@@ -1,0 +1,391 @@
+//! BERT (Devlin et al., 2019) with its masked-LM, sequence-classification and
+//! token-classification heads, mirroring `transformers/models/bert/modeling_bert.py`:
+//! post-LayerNorm blocks, absolute positions, segment embeddings, padding mask.
+//! Variable names equal the checkpoint keys (`bert.encoder.layer.0.attention.self.query.weight`).
+
+use super::config::BertConfig;
+use super::layers::{attention, dropout, merge_heads, padding_mask, split_heads, Activation, Embedding, LayerNorm};
+use super::linear::Linear;
+use super::pretrained::{model_boilerplate, ModelState};
+use super::prefix::{prepend, KvPrefix};
+use crate::Result;
+use tch::{nn, nn::VarStore, Tensor};
+
+/// Word, position and segment embeddings, summed and normalised (`BertEmbeddings`).
+#[derive(Debug)]
+pub struct BertEmbeddings {
+    /// `word_embeddings`: (vocab, hidden).
+    pub word_embeddings: Embedding,
+    /// `position_embeddings`: (max_positions, hidden).
+    pub position_embeddings: Embedding,
+    /// `token_type_embeddings`: (type_vocab, hidden).
+    pub token_type_embeddings: Embedding,
+    /// `LayerNorm`.
+    pub layer_norm: LayerNorm,
+    dropout: f64,
+}
+
+impl BertEmbeddings {
+    fn new(p: nn::Path, c: &BertConfig) -> Result<Self> {
+        let std = c.initializer_range;
+        Ok(BertEmbeddings {
+            word_embeddings: Embedding::new(&p / "word_embeddings", c.vocab_size, c.hidden_size, std, c.pad_token_id)?,
+            position_embeddings: Embedding::new(&p / "position_embeddings", c.max_position_embeddings, c.hidden_size, std, None)?,
+            token_type_embeddings: Embedding::new(&p / "token_type_embeddings", c.type_vocab_size, c.hidden_size, std, None)?,
+            layer_norm: LayerNorm::new(&p / "LayerNorm", c.hidden_size, c.layer_norm_eps)?,
+            dropout: c.hidden_dropout_prob,
+        })
+    }
+
+    /// `input_ids` (batch, seq) → (batch, seq, hidden).
+    pub fn forward(&self, input_ids: &Tensor, token_type_ids: Option<&Tensor>, train: bool) -> Tensor {
+        let seq = input_ids.size().last().copied().unwrap_or(0);
+        let words = self.word_embeddings.forward(input_ids);
+        // Positions 0..seq are the first rows of the table: (seq, hidden), broadcast over the batch.
+        let positions = self.position_embeddings.weight.narrow(0, 0, seq);
+        let types = match token_type_ids {
+            Some(t) => self.token_type_embeddings.forward(t),
+            // No segments given: every token is segment 0; one row broadcasts (hidden,).
+            None => self.token_type_embeddings.weight.get(0),
+        };
+        let x = words + types + positions;
+        dropout(self.layer_norm.forward(&x), self.dropout, train)
+    }
+}
+
+/// Multi-head self-attention (`BertSelfAttention` + `BertSelfOutput`).
+#[derive(Debug)]
+pub struct BertAttention {
+    /// `attention.self.query`.
+    pub query: Linear,
+    /// `attention.self.key`.
+    pub key: Linear,
+    /// `attention.self.value`.
+    pub value: Linear,
+    /// `attention.output.dense`.
+    pub output: Linear,
+    /// `attention.output.LayerNorm`.
+    pub layer_norm: LayerNorm,
+    /// Key/value vectors prepended to this layer's keys and values (prefix tuning); `None`
+    /// by default. The prefix-tuning method of the adapters issue fills it.
+    pub prefix: Option<KvPrefix>,
+    heads: i64,
+    scale: f64,
+    attn_dropout: f64,
+    hidden_dropout: f64,
+}
+
+impl BertAttention {
+    fn new(p: nn::Path, c: &BertConfig) -> Result<Self> {
+        let (h, std) = (c.hidden_size, c.initializer_range);
+        let s = &p / "self";
+        let o = &p / "output";
+        Ok(BertAttention {
+            query: Linear::new(&s / "query", h, h, true, std)?,
+            key: Linear::new(&s / "key", h, h, true, std)?,
+            value: Linear::new(&s / "value", h, h, true, std)?,
+            output: Linear::new(&o / "dense", h, h, true, std)?,
+            layer_norm: LayerNorm::new(&o / "LayerNorm", h, c.layer_norm_eps)?,
+            prefix: None,
+            heads: c.num_attention_heads,
+            scale: ((h / c.num_attention_heads) as f64).powf(-0.5),
+            attn_dropout: c.attention_probs_dropout_prob,
+            hidden_dropout: c.hidden_dropout_prob,
+        })
+    }
+
+    /// `x` (batch, seq, hidden), `mask` boolean (batch, 1, 1, seq) → (batch, seq, hidden).
+    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
+        // (batch, heads, seq, head_dim)
+        let q = split_heads(&self.query.forward(x), self.heads);
+        let k = split_heads(&self.key.forward(x), self.heads);
+        let v = split_heads(&self.value.forward(x), self.heads);
+        let (k, v, mask) = prepend(self.prefix.as_ref(), k, v, mask);
+        let p = if train { self.attn_dropout } else { 0.0 };
+        let ctx = attention(&q, &k, &v, mask.as_ref(), p, false, self.scale);
+        let out = dropout(self.output.forward(&merge_heads(&ctx)), self.hidden_dropout, train);
+        self.layer_norm.forward(&(out + x))
+    }
+}
+
+/// One encoder block (`BertLayer`): attention, then the feed-forward `intermediate` / `output`.
+#[derive(Debug)]
+pub struct BertLayer {
+    /// `attention`.
+    pub attention: BertAttention,
+    /// `intermediate.dense`.
+    pub intermediate: Linear,
+    /// `output.dense`.
+    pub output: Linear,
+    /// `output.LayerNorm`.
+    pub layer_norm: LayerNorm,
+    act: Activation,
+    dropout: f64,
+}
+
+impl BertLayer {
+    fn new(p: nn::Path, c: &BertConfig) -> Result<Self> {
+        let std = c.initializer_range;
+        Ok(BertLayer {
+            attention: BertAttention::new(&p / "attention", c)?,
+            intermediate: Linear::new(&p / "intermediate" / "dense", c.hidden_size, c.intermediate_size, true, std)?,
+            output: Linear::new(&p / "output" / "dense", c.intermediate_size, c.hidden_size, true, std)?,
+            layer_norm: LayerNorm::new(&p / "output" / "LayerNorm", c.hidden_size, c.layer_norm_eps)?,
+            act: c.hidden_act,
+            dropout: c.hidden_dropout_prob,
+        })
+    }
+
+    /// (batch, seq, hidden) → (batch, seq, hidden).
+    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
+        let a = self.attention.forward(x, mask, train);
+        let h = self.act.forward(&self.intermediate.forward(&a));
+        let out = dropout(self.output.forward(&h), self.dropout, train);
+        self.layer_norm.forward(&(out + a))
+    }
+
+    fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let at = &mut self.attention;
+        vec![&mut at.query, &mut at.key, &mut at.value, &mut at.output, &mut self.intermediate, &mut self.output]
+    }
+
+    fn linears(&self) -> Vec<&Linear> {
+        let at = &self.attention;
+        vec![&at.query, &at.key, &at.value, &at.output, &self.intermediate, &self.output]
+    }
+}
+
+/// The encoder every BERT model shares (`BertModel` in `transformers`): embeddings, layers,
+/// optional pooler. Task models hold it under the `bert.` prefix.
+#[derive(Debug)]
+pub struct BertBody {
+    /// `embeddings`.
+    pub embeddings: BertEmbeddings,
+    /// `encoder.layer.{i}`.
+    pub layers: Vec<BertLayer>,
+    /// `pooler.dense` (tanh of the first token's projection), when the model has one.
+    pub pooler: Option<Linear>,
+}
+
+impl BertBody {
+    /// Registers the encoder under `p` (the root, or `bert` in task models).
+    pub fn new(p: nn::Path, c: &BertConfig, pooler: bool) -> Result<Self> {
+        let layers = (0..c.num_hidden_layers)
+            .map(|i| BertLayer::new(&p / "encoder" / "layer" / i, c))
+            .collect::<Result<Vec<_>>>()?;
+        let pooler = if pooler {
+            Some(Linear::new(&p / "pooler" / "dense", c.hidden_size, c.hidden_size, true, c.initializer_range)?)
+        } else {
+            None
+        };
+        Ok(BertBody { embeddings: BertEmbeddings::new(&p / "embeddings", c)?, layers, pooler })
+    }
+
+    /// `input_ids` (batch, seq), `attention_mask` (batch, seq) of 1 / 0, `token_type_ids`
+    /// (batch, seq) → last hidden state (batch, seq, hidden).
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>, train: bool) -> Tensor {
+        let mask = padding_mask(attention_mask);
+        let mut h = self.embeddings.forward(input_ids, token_type_ids, train);
+        for layer in &self.layers {
+            h = layer.forward(&h, mask.as_ref(), train);
+        }
+        h
+    }
+
+    /// tanh(dense(first token)): (batch, seq, hidden) → (batch, hidden); `None` without a pooler.
+    pub fn pool(&self, hidden: &Tensor) -> Option<Tensor> {
+        self.pooler.as_ref().map(|p| p.forward(&hidden.select(1, 0)).tanh())
+    }
+
+    fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let mut v: Vec<&mut Linear> = self.layers.iter_mut().flat_map(|l| l.linears_mut()).collect();
+        v.extend(self.pooler.as_mut());
+        v
+    }
+
+    fn linears(&self) -> Vec<&Linear> {
+        let mut v: Vec<&Linear> = self.layers.iter().flat_map(|l| l.linears()).collect();
+        v.extend(self.pooler.as_ref());
+        v
+    }
+}
+
+/// The bare BERT encoder with its pooler; keys without prefix (`embeddings.…`, `encoder.…`).
+///
+/// ```no_run
+/// use tuna::models::*;
+/// use tch::Tensor;
+/// let model = BertModel::from_pretrained("models/all-MiniLM-L6-v2")?;
+/// let ids = Tensor::from_slice2(&[[101i64, 7592, 2088, 102]]);
+/// let mask = ids.ones_like();
+/// let hidden = tch::no_grad(|| model.forward(&ids, Some(&mask), None));   // (1, 4, 384)
+/// let sentence = mean_pooling(&hidden, &mask);                              // (1, 384)
+/// # Ok::<(), tuna::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct BertModel {
+    /// The encoder.
+    pub bert: BertBody,
+    config: BertConfig,
+    state: ModelState,
+}
+
+impl BertModel {
+    fn build_in(vs: VarStore, config: BertConfig) -> Result<Self> {
+        let bert = BertBody::new(vs.root(), &config, true)?;
+        Ok(BertModel { bert, config, state: ModelState::new(vs) })
+    }
+
+    /// Last hidden state (batch, seq, hidden).
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>) -> Tensor {
+        self.bert.forward(input_ids, attention_mask, token_type_ids, self.state.training)
+    }
+
+    /// Last hidden state and pooler output (batch, hidden); the pooler output is `None` when
+    /// the checkpoint had no pooler.
+    pub fn forward_pooled(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>) -> (Tensor, Option<Tensor>) {
+        let h = self.forward(input_ids, attention_mask, token_type_ids);
+        let pooled = self.bert.pool(&h);
+        (h, pooled)
+    }
+}
+
+model_boilerplate!(BertModel, BertConfig, "BertModel", "bert", [], |s| s.bert.linears_mut(), |s| s.bert.linears());
+
+/// BERT with the masked-language-modelling head (`cls.predictions`), its decoder tied to the
+/// word embeddings as in `transformers`.
+///
+/// ```no_run
+/// use tuna::models::*;
+/// let model = BertForMaskedLM::pretrained("models/all-MiniLM-L6-v2").load()?;
+/// model.load_report()   // the head is newly initialised: MiniLM ships without it
+/// # ; Ok::<(), tuna::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct BertForMaskedLM {
+    /// The encoder, under `bert.` (no pooler).
+    pub bert: BertBody,
+    /// `cls.predictions.transform.dense`.
+    pub transform: Linear,
+    /// `cls.predictions.transform.LayerNorm`.
+    pub transform_norm: LayerNorm,
+    /// `cls.predictions.decoder`: weight shared with the word embeddings, bias `cls.predictions.bias`.
+    pub decoder: Linear,
+    config: BertConfig,
+    state: ModelState,
+}
+
+impl BertForMaskedLM {
+    fn build_in(vs: VarStore, config: BertConfig) -> Result<Self> {
+        let root = vs.root();
+        let bert = BertBody::new(&root / "bert", &config, false)?;
+        let head = &root / "cls" / "predictions";
+        let (h, std) = (config.hidden_size, config.initializer_range);
+        let transform = Linear::new(&head / "transform" / "dense", h, h, true, std)?;
+        let transform_norm = LayerNorm::new(&head / "transform" / "LayerNorm", h, config.layer_norm_eps)?;
+        let bias = head.f_zeros("bias", &[config.vocab_size])?;
+        let weight = if config.tie_word_embeddings {
+            bert.embeddings.word_embeddings.weight.shallow_clone()
+        } else {
+            (&head / "decoder").f_var("weight", &[config.vocab_size, h], nn::Init::Randn { mean: 0.0, stdev: std })?
+        };
+        let decoder = Linear::tied(format!("{}.decoder", super::layers::path_name(&head)), weight, Some(bias));
+        Ok(BertForMaskedLM { bert, transform, transform_norm, decoder, config, state: ModelState::new(vs) })
+    }
+
+    /// Vocabulary logits (batch, seq, vocab).
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>) -> Tensor {
+        let h = self.bert.forward(input_ids, attention_mask, token_type_ids, self.state.training);
+        self.predict(&h)
+    }
+
+    /// The head alone: hidden states (…, hidden) → logits (…, vocab). Pass only the masked
+    /// positions to save the vocabulary projection of the others.
+    pub fn predict(&self, hidden: &Tensor) -> Tensor {
+        let t = self.config.hidden_act.forward(&self.transform.forward(hidden));
+        self.decoder.forward(&self.transform_norm.forward(&t))
+    }
+}
+
+model_boilerplate!(
+    BertForMaskedLM, BertConfig, "BertForMaskedLM", "bert",
+    ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"],
+    |s| { let mut v = s.bert.linears_mut(); v.push(&mut s.transform); v.push(&mut s.decoder); v },
+    |s| { let mut v = s.bert.linears(); v.push(&s.transform); v.push(&s.decoder); v }
+);
+
+/// BERT with a classifier on the pooled first token (`bert.pooler` → dropout → `classifier`).
+///
+/// ```no_run
+/// use tuna::models::*;
+/// let model = BertForSequenceClassification::pretrained("models/all-MiniLM-L6-v2").num_labels(3).load()?;
+/// # Ok::<(), tuna::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct BertForSequenceClassification {
+    /// The encoder with its pooler, under `bert.`.
+    pub bert: BertBody,
+    /// `classifier`: (num_labels, hidden).
+    pub classifier: Linear,
+    config: BertConfig,
+    state: ModelState,
+}
+
+impl BertForSequenceClassification {
+    fn build_in(vs: VarStore, config: BertConfig) -> Result<Self> {
+        let root = vs.root();
+        let bert = BertBody::new(&root / "bert", &config, true)?;
+        let n = config.labels.len() as i64;
+        let classifier = Linear::new(&root / "classifier", config.hidden_size, n, true, config.initializer_range)?;
+        Ok(BertForSequenceClassification { bert, classifier, config, state: ModelState::new(vs) })
+    }
+
+    /// Class logits (batch, num_labels).
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>) -> Tensor {
+        let train = self.state.training;
+        let h = self.bert.forward(input_ids, attention_mask, token_type_ids, train);
+        let pooled = self.bert.pool(&h).unwrap_or_else(|| h.select(1, 0));
+        self.classifier.forward(&dropout(pooled, self.config.classifier_dropout(), train))
+    }
+}
+
+model_boilerplate!(
+    BertForSequenceClassification, BertConfig, "BertForSequenceClassification", "bert", [],
+    |s| { let mut v = s.bert.linears_mut(); v.push(&mut s.classifier); v },
+    |s| { let mut v = s.bert.linears(); v.push(&s.classifier); v }
+);
+
+/// BERT with a classifier on every token (`bert` without pooler → dropout → `classifier`),
+/// for tagging (NER, POS).
+#[derive(Debug)]
+pub struct BertForTokenClassification {
+    /// The encoder, under `bert.` (no pooler).
+    pub bert: BertBody,
+    /// `classifier`: (num_labels, hidden).
+    pub classifier: Linear,
+    config: BertConfig,
+    state: ModelState,
+}
+
+impl BertForTokenClassification {
+    fn build_in(vs: VarStore, config: BertConfig) -> Result<Self> {
+        let root = vs.root();
+        let bert = BertBody::new(&root / "bert", &config, false)?;
+        let n = config.labels.len() as i64;
+        let classifier = Linear::new(&root / "classifier", config.hidden_size, n, true, config.initializer_range)?;
+        Ok(BertForTokenClassification { bert, classifier, config, state: ModelState::new(vs) })
+    }
+
+    /// Per-token logits (batch, seq, num_labels).
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>) -> Tensor {
+        let train = self.state.training;
+        let h = self.bert.forward(input_ids, attention_mask, token_type_ids, train);
+        self.classifier.forward(&dropout(h, self.config.classifier_dropout(), train))
+    }
+}
+
+model_boilerplate!(
+    BertForTokenClassification, BertConfig, "BertForTokenClassification", "bert", [],
+    |s| { let mut v = s.bert.linears_mut(); v.push(&mut s.classifier); v },
+    |s| { let mut v = s.bert.linears(); v.push(&s.classifier); v }
+);

@@ -1,0 +1,181 @@
+//! The building blocks every model shares: activations (`transformers/activations.py`),
+//! LayerNorm and Embedding registered at their Hugging Face key paths (`torch.nn.LayerNorm`,
+//! `torch.nn.Embedding`), attention masks and scaled-dot-product attention
+//! (`transformers/integrations/sdpa_attention.py`), and mean pooling as sentence-transformers does it.
+
+use crate::Result;
+use serde::{Deserialize, Serialize};
+use tch::{nn, Kind, Tensor};
+
+/// An activation function, named as in Hugging Face's `ACT2FN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    /// Exact GELU, x·Φ(x) (`"gelu"`).
+    #[serde(rename = "gelu")]
+    Gelu,
+    /// GELU's tanh approximation, as GPT-2 uses it (`"gelu_new"`, also `"gelu_pytorch_tanh"`, `"gelu_fast"`).
+    #[serde(rename = "gelu_new", alias = "gelu_pytorch_tanh", alias = "gelu_fast")]
+    GeluNew,
+    /// max(0, x) (`"relu"`).
+    #[serde(rename = "relu")]
+    Relu,
+    /// x·σ(x) (`"silu"`, also `"swish"`).
+    #[serde(rename = "silu", alias = "swish")]
+    Silu,
+    /// tanh(x) (`"tanh"`).
+    #[serde(rename = "tanh")]
+    Tanh,
+}
+
+impl Activation {
+    /// Applies the activation.
+    pub fn forward(self, x: &Tensor) -> Tensor {
+        match self {
+            Activation::Gelu => x.gelu("none"),
+            Activation::GeluNew => x.gelu("tanh"),
+            Activation::Relu => x.relu(),
+            Activation::Silu => x.silu(),
+            Activation::Tanh => x.tanh(),
+        }
+    }
+}
+
+/// The dotted name of a var-store path ("encoder.layer.0.attention.self.query").
+pub(crate) fn path_name(p: &nn::Path) -> String {
+    p.components().collect::<Vec<_>>().join(".")
+}
+
+/// Dropout that is the identity outside training.
+pub(crate) fn dropout(x: Tensor, p: f64, train: bool) -> Tensor {
+    if train && p > 0.0 {
+        x.dropout(p, true)
+    } else {
+        x
+    }
+}
+
+/// Layer normalisation over the last dimension (`torch.nn.LayerNorm`); keys `weight`, `bias`.
+#[derive(Debug)]
+pub struct LayerNorm {
+    /// Scale, initialised to ones: (hidden,).
+    pub weight: Tensor,
+    /// Shift, initialised to zeros: (hidden,).
+    pub bias: Tensor,
+    eps: f64,
+    size: i64,
+}
+
+impl LayerNorm {
+    /// Registers `weight` (ones) and `bias` (zeros) under `p`.
+    pub fn new(p: nn::Path, size: i64, eps: f64) -> Result<Self> {
+        let weight = p.f_ones("weight", &[size])?;
+        let bias = p.f_zeros("bias", &[size])?;
+        Ok(LayerNorm { weight, bias, eps, size })
+    }
+
+    /// Normalises `x` (…, hidden).
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        x.layer_norm([self.size], Some(&self.weight), Some(&self.bias), self.eps, true)
+    }
+}
+
+/// A lookup table (`torch.nn.Embedding`); key `weight`, initialised normal(0, std) with the
+/// padding row at zero, as Hugging Face initialises it.
+#[derive(Debug)]
+pub struct Embedding {
+    /// The table: (num_embeddings, dim).
+    pub weight: Tensor,
+    padding_idx: Option<i64>,
+}
+
+impl Embedding {
+    /// Registers `weight` under `p`.
+    pub fn new(p: nn::Path, num: i64, dim: i64, std: f64, padding_idx: Option<i64>) -> Result<Self> {
+        let weight = p.f_var("weight", &[num, dim], nn::Init::Randn { mean: 0.0, stdev: std })?;
+        let padding_idx = padding_idx.filter(|&i| (0..num).contains(&i));
+        if let Some(i) = padding_idx {
+            let _ = tch::no_grad(|| weight.get(i).fill_(0.0));
+        }
+        Ok(Embedding { weight, padding_idx })
+    }
+
+    /// Looks up `ids` (…) → (…, dim). The padding row gets no gradient, as in PyTorch.
+    pub fn forward(&self, ids: &Tensor) -> Tensor {
+        Tensor::embedding(&self.weight, ids, self.padding_idx.unwrap_or(-1), false, false)
+    }
+}
+
+/// Turns a padding mask (batch, seq) of 1 = token / 0 = padding into the boolean mask
+/// (batch, 1, 1, seq) that scaled-dot-product attention takes, or `None` when nothing is
+/// padded so that attention runs its fastest kernel (as Hugging Face's `create_bidirectional_mask`).
+pub fn padding_mask(attention_mask: Option<&Tensor>) -> Option<Tensor> {
+    let mask = attention_mask?;
+    let keep = mask.ne(0);
+    if bool::try_from(keep.all()).unwrap_or(false) {
+        return None;
+    }
+    let (b, s) = (keep.size()[0], keep.size()[1]);
+    Some(keep.view([b, 1, 1, s]))
+}
+
+/// Softmax(q·kᵀ·scale + mask)·v with libtorch's fused kernel.
+/// `q`: (batch, heads, q_len, head_dim); `k`, `v`: (batch, heads, k_len, head_dim);
+/// `mask`: boolean, broadcastable to (batch, heads, q_len, k_len), true where attention is allowed.
+pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>, dropout: f64, causal: bool, scale: f64) -> Tensor {
+    Tensor::scaled_dot_product_attention(q, k, v, mask, dropout, causal, Some(scale), false)
+}
+
+/// (batch, seq, heads·head_dim) → (batch, heads, seq, head_dim).
+pub(crate) fn split_heads(x: &Tensor, heads: i64) -> Tensor {
+    let (b, s, h) = x.size3().unwrap_or((0, 0, 0));
+    x.view([b, s, heads, h / heads]).transpose(1, 2)
+}
+
+/// (batch, heads, seq, head_dim) → (batch, seq, heads·head_dim).
+pub(crate) fn merge_heads(x: &Tensor) -> Tensor {
+    let (b, h, s, d) = x.size4().unwrap_or((0, 0, 0, 0));
+    x.transpose(1, 2).reshape([b, s, h * d])
+}
+
+/// Mean of the token vectors of each sequence, ignoring padding, as sentence-transformers
+/// pools all-MiniLM-L6-v2: `hidden` (batch, seq, dim), `attention_mask` (batch, seq) → (batch, dim).
+pub fn mean_pooling(hidden: &Tensor, attention_mask: &Tensor) -> Tensor {
+    // (batch, seq, 1)
+    let weights = attention_mask.unsqueeze(-1).to_kind(hidden.kind());
+    let summed = (hidden * &weights).sum_dim_intlist(1, false, hidden.kind());
+    let counts = weights.sum_dim_intlist(1, false, hidden.kind()).clamp_min(1e-9);
+    summed / counts
+}
+
+/// Cosine similarity of the rows of `a` and `b` (both (n, dim)) → (n,).
+pub fn cosine_similarity(a: &Tensor, b: &Tensor) -> Tensor {
+    Tensor::cosine_similarity(a, b, -1, 1e-8)
+}
+
+/// The kind of floating-point tensor a var store holds (f32 when it holds none).
+pub(crate) fn float_kind(vs: &nn::VarStore) -> Kind {
+    vs.variables().values().find(|t| t.is_floating_point()).map_or(Kind::Float, |t| t.kind())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    #[test]
+    fn padding_mask_is_none_without_padding() {
+        let full = Tensor::ones([2, 3], (Kind::Int64, Device::Cpu));
+        assert!(padding_mask(Some(&full)).is_none());
+        let padded = Tensor::from_slice(&[1i64, 1, 0, 1, 1, 1]).view([2, 3]);
+        let m = padding_mask(Some(&padded)).unwrap();
+        assert_eq!(m.size(), [2, 1, 1, 3]);
+        assert!(!bool::try_from(m.get(0).get(0).get(0).get(2)).unwrap());
+    }
+
+    #[test]
+    fn mean_pooling_ignores_padding() {
+        let h = Tensor::from_slice(&[1f32, 3., 100.]).view([1, 3, 1]);
+        let m = Tensor::from_slice(&[1i64, 1, 0]).view([1, 3]);
+        assert_eq!(f64::try_from(mean_pooling(&h, &m).sum(Kind::Float)).unwrap(), 2.0);
+    }
+}
