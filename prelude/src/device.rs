@@ -2,16 +2,31 @@
 
 use tch::Device;
 
+/// Loads libtorch's CUDA library if it is there. The linker drops `libtorch_cuda` from
+/// binaries that reference none of its symbols (`--as-needed`), and without it libtorch
+/// reports no GPU even on a GPU machine. Harmless on a CPU-only libtorch.
+pub fn init_cuda() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for name in [c"libtorch_cuda.so", c"libtorch_cuda.dylib"] {
+            // SAFETY: dlopen with a valid C string; the handle is kept open for the process.
+            let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+            if !handle.is_null() {
+                break;
+            }
+        }
+    });
+}
+
 /// The best device available: the first CUDA GPU when libtorch sees one, else the CPU.
 pub fn device() -> Device {
-    // tch loads libtorch_cuda only when asked; without this a CUDA build reports no GPU.
-    tch::maybe_init_cuda();
+    init_cuda();
     Device::cuda_if_available()
 }
 
 /// Whether a CUDA GPU is usable.
 pub fn cuda_available() -> bool {
-    tch::maybe_init_cuda();
+    init_cuda();
     tch::Cuda::is_available()
 }
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Takes a fresh machine to a working tuna kernel; a second run only checks. Steps:
+# venv with torch 2.11.0 and the Jupyter clients, real models and data, the kernel built and
+# installed as a kernelspec in the venv, and the prelude compiled into the build cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+mkdir -p "$TUNA_CACHE"
+
+step() { echo "== $*" >&2; }
+
+if [ ! -x "$TUNA_VENV/bin/python" ]; then
+  step "creating the venv $TUNA_VENV"
+  python3 -m venv "$TUNA_VENV"
+fi
+. scripts/env.sh   # now that the venv exists, find its torch/lib
+stamp="$TUNA_VENV/.tuna-requirements"
+if ! cmp -s scripts/requirements.txt "$stamp"; then
+  step "installing Python packages (torch 2.11.0, Jupyter clients, transformers, peft)"
+  pip install -q -r scripts/requirements.txt
+  cp scripts/requirements.txt "$stamp"
+fi
+. scripts/env.sh
+
+step "fetching models and data into $TUNA_DATA"
+bash scripts/fetch-data.sh
+
+step "building the kernel"
+cargo build --release -p tuna-kernel 2>&1 | grep -v '^\s*\(Compiling\|Downloaded\|Downloading\)' >&2 || true
+test -x "$CARGO_TARGET_DIR/release/tuna" || { echo "kernel build failed" >&2; exit 1; }
+
+step "installing the kernelspec and warming the build cache"
+tuna install --sys-prefix

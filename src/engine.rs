@@ -1,0 +1,293 @@
+//! Evaluation: runs cells on evcxr with the prelude loaded, and stops them on request while
+//! keeping the variables defined before.
+//!
+//! One [`Engine`] per kernel, owned by the thread that evaluates. It is shared by every front
+//! end (the Jupyter kernel, `tuna run`, `tuna repl`): each passes a [`Sink`] for output and an
+//! input callback, and gets an [`Outcome`] per cell. [`Interrupter`] is the handle other
+//! threads use to stop the running cell.
+
+use crate::cache::{self, Slot};
+use crate::child;
+use crate::output::{Forwarder, Sink};
+use crate::report::ErrorReport;
+use crate::rewrite::{self, Rewrite};
+use anyhow::{Context, Result};
+use evcxr::{CommandContext, EvalCallbacks};
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::process::Child;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a cell gets to stop by itself after an interrupt before its process is restarted.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// The result of running one cell.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The cell ran; its final value by MIME type (empty when it has none).
+    Ok(Map<String, Value>),
+    /// The cell failed, panicked or was interrupted.
+    Error(ErrorReport),
+}
+
+#[derive(Debug, Default)]
+struct RunState {
+    running: bool,
+    generation: u64,
+    interrupted: bool,
+    restarted: bool,
+}
+
+/// Stops the running cell from another thread.
+#[derive(Clone)]
+pub struct Interrupter {
+    state: Arc<Mutex<RunState>>,
+    process: Arc<Mutex<Child>>,
+    grace: Duration,
+}
+
+impl Interrupter {
+    /// Asks the running cell to stop: prelude loops and the cell's own loops end at their next
+    /// check. A cell that has not stopped after the grace period (it is inside a call that
+    /// never checks) has its process restarted. Does nothing when no cell runs.
+    pub fn interrupt(&self) {
+        let generation = {
+            let mut state = lock(&self.state);
+            if !state.running {
+                return;
+            }
+            state.interrupted = true;
+            state.generation
+        };
+        child::signal(lock(&self.process).id(), child::RAISE_SIGNAL);
+        let this = self.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(this.grace);
+            let mut state = lock(&this.state);
+            if state.running && state.generation == generation {
+                state.restarted = true;
+                let _ = lock(&this.process).kill();
+            }
+        });
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Which front end the cells' output is for; the prelude draws progress as HTML for a
+/// notebook and as text for a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frontend {
+    Notebook,
+    Terminal,
+}
+
+/// The directory of the prelude crate the kernel loads: `$TUNA_PRELUDE`, else the one this
+/// kernel was built from.
+pub fn prelude_dir() -> PathBuf {
+    std::env::var_os("TUNA_PRELUDE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("prelude"))
+}
+
+/// A running evcxr context with tuna's output handling.
+pub struct Engine {
+    context: CommandContext,
+    forwarder: Forwarder,
+    state: Arc<Mutex<RunState>>,
+    process: Arc<Mutex<Child>>,
+    prelude_loaded: bool,
+    grace: Duration,
+    _slot: Slot,
+}
+
+impl Engine {
+    /// Starts evcxr (its child process included) in a build-cache slot, sending output to `sink`.
+    pub fn start(sink: Arc<dyn Sink>, frontend: Frontend) -> Result<Engine> {
+        let slot = cache::take_slot(&cache::cache_root())?;
+        std::env::set_var("EVCXR_TMPDIR", &slot.dir);
+        std::env::set_var("TUNA_FRONTEND", match frontend {
+            Frontend::Notebook => "jupyter",
+            Frontend::Terminal => "terminal",
+        });
+        add_rust_std_to_library_path();
+        let (context, outputs) = CommandContext::new().map_err(|e| anyhow::anyhow!("starting evcxr: {e}"))?;
+        let process = context.process_handle();
+        let forwarder = Forwarder::start(outputs.stdout, outputs.stderr, sink);
+        let grace = std::env::var("TUNA_INTERRUPT_GRACE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_GRACE);
+        Ok(Engine {
+            context,
+            forwarder,
+            state: Arc::default(),
+            process,
+            prelude_loaded: false,
+            grace,
+            _slot: slot,
+        })
+    }
+
+    /// Adds the prelude crate and brings `tuna::prelude::*` into scope.
+    pub fn load_prelude(&mut self) -> Result<()> {
+        let dir = prelude_dir();
+        let toml = dir.join("Cargo.toml");
+        anyhow::ensure!(toml.exists(), "the tuna prelude is not at {} (set TUNA_PRELUDE)", dir.display());
+        let dep = format!(":dep tuna = {{ path = {:?} }}", dir.display().to_string());
+        self.context.execute(&dep).map_err(|e| anyhow::anyhow!("adding the prelude ({dep}): {e}"))?;
+        self.context
+            .execute("use tuna::prelude::*;")
+            .map_err(|e| anyhow::anyhow!("importing the prelude: {e}"))?;
+        self.forwarder.flush();
+        self.prelude_loaded = true;
+        Ok(())
+    }
+
+    /// A handle that stops the running cell from another thread.
+    pub fn interrupter(&self) -> Interrupter {
+        Interrupter { state: self.state.clone(), process: self.process.clone(), grace: self.grace }
+    }
+
+    /// The names of the variables the notebook currently holds.
+    pub fn variables(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.context.variables_and_types().map(|(n, _)| n.to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    /// Runs one cell. `input(prompt, is_password)` answers the cell's requests for a line of
+    /// input.
+    pub fn execute(&mut self, code: &str, input: &dyn Fn(&str, bool) -> String) -> Outcome {
+        let rewrite = if self.prelude_loaded {
+            rewrite::insert_interrupt_checks(code)
+        } else {
+            Rewrite { code: code.to_owned(), insertions: Vec::new() }
+        };
+        let variables_before = self.variables();
+        {
+            let mut state = lock(&self.state);
+            state.running = true;
+            state.generation += 1;
+            state.interrupted = false;
+            state.restarted = false;
+        }
+        child::signal(lock(&self.process).id(), child::LOWER_SIGNAL);
+        let mut callbacks = EvalCallbacks { input_reader: &|request| input(&request.prompt, request.is_password) };
+        let result = self.context.execute_with_callbacks(&rewrite.code, &mut callbacks);
+        let events = self.forwarder.flush();
+        let restarted = {
+            let mut state = lock(&self.state);
+            state.running = false;
+            state.restarted
+        };
+
+        if restarted {
+            return Outcome::Error(restarted_report(&variables_before, self.grace));
+        }
+        match result {
+            Err(evcxr::Error::CompilationErrors(errors)) => {
+                Outcome::Error(ErrorReport::compile(&errors, code, &rewrite))
+            }
+            Err(evcxr::Error::SubprocessTerminated(message)) => Outcome::Error(ErrorReport::simple(
+                "ProcessDied",
+                format!(
+                    "{message}\nThe process running cells stopped, so the notebook's variables are gone ({}). \
+                     Dependencies, `use` statements and items from earlier cells are kept.",
+                    list_or_none(&variables_before)
+                ),
+            )),
+            Err(other) => Outcome::Error(ErrorReport::simple("Error", other.to_string())),
+            // A loop check unwound the cell. (A prelude loop that ended cleanly lets the cell
+            // finish normally: its result stands.)
+            Ok(_) if events.interrupted => Outcome::Error(interrupted_report()),
+            Ok(_) if events.panic.is_some() => {
+                let (location, message) = events.panic.unwrap_or_default();
+                let location = location.trim_start_matches("thread 'main' panicked at ").trim_end_matches(':');
+                Outcome::Error(ErrorReport {
+                    ename: "panic".into(),
+                    evalue: message.clone(),
+                    traceback: vec![
+                        format!("\x1b[31;1mpanic\x1b[0m: {message}"),
+                        format!("  (at {location} of the generated code; variables defined before this cell are kept)"),
+                    ],
+                })
+            }
+            Ok(outputs) => Outcome::Ok(
+                outputs.content_by_mime_type.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+            ),
+        }
+    }
+
+    /// Mutes (or unmutes) the cell's output, for silent executions.
+    pub fn mute(&self, muted: bool) {
+        self.forwarder.mute(muted);
+    }
+
+    /// Completions at byte offset `position` of `code`: (start, end, candidates) in bytes.
+    pub fn complete(&mut self, code: &str, position: usize) -> Result<(usize, usize, Vec<String>)> {
+        let completions = self.context.completions(code, position).context("completing")?;
+        let mut seen = std::collections::HashSet::new();
+        let matches = completions
+            .completions
+            .into_iter()
+            .map(|c| c.code)
+            .filter(|c| seen.insert(c.clone()))
+            .collect();
+        Ok((completions.start_offset, completions.end_offset, matches))
+    }
+
+    /// Documentation (plain text, HTML) for the expression ending at byte offset `position`.
+    pub fn inspect(&mut self, code: &str, position: usize) -> Result<(String, String)> {
+        self.context.hover_at(code, position).context("inspecting")
+    }
+}
+
+/// Cells link Rust's standard library dynamically. evcxr relies on a relative RUNPATH that
+/// only resolves when its build directory is shallow (under /tmp); the persistent cache is
+/// deeper, so the child process is told where the toolchain's libraries are.
+fn add_rust_std_to_library_path() {
+    let Ok(out) = std::process::Command::new("rustc").args(["--print", "target-libdir"]).output() else { return };
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if dir.is_empty() {
+        return;
+    }
+    let current = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
+    if !current.split(':').any(|p| p == dir) {
+        let joined = if current.is_empty() { dir } else { format!("{dir}:{current}") };
+        std::env::set_var("LD_LIBRARY_PATH", joined);
+    }
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "there were none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn interrupted_report() -> ErrorReport {
+    ErrorReport::simple(
+        "Interrupted",
+        "The cell was stopped by the interrupt button. Variables defined before this cell are kept.",
+    )
+}
+
+fn restarted_report(variables: &[String], grace: Duration) -> ErrorReport {
+    ErrorReport::simple(
+        "Interrupted",
+        format!(
+            "The cell did not stop within {:.0} s of the interrupt: it was inside a call that never checks \
+             for interrupts, so the process running cells was restarted.\n\
+             Lost: the notebook's variables ({}).\n\
+             Kept: dependencies, `use` statements, and functions and types defined in earlier cells.",
+            grace.as_secs_f64(),
+            list_or_none(variables)
+        ),
+    )
+}
