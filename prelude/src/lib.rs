@@ -34,5 +34,7 @@ pub mod prelude {
     };
     pub use crate::plot::*;
     pub use crate::progress::*;
+    pub use crate::data::*;
+    pub use crate::text::*;
     pub use tch::{self, Device, Kind, Tensor};
 }

@@ -1,1 +1,21 @@
-//! (filled in by the data issue)
+//! Data: datasets in memory (real ones by name, the user's own files), image transforms,
+//! collators that turn rows into batches for each objective, and a prefetching loader.
+
+mod collate;
+mod dataset;
+mod formats;
+mod image;
+mod loader;
+mod sources;
+mod vision;
+
+pub use collate::{Batch, CausalLm, Classification, Collate, MaskedLm};
+pub use dataset::{Dataset, Sample, Source};
+pub use formats::{idx_images, read_idx, text_folder, text_lines, Csv, CsvPixels, ImageFolder, Jsonl};
+pub use self::image::{patchify, random_masking, unpatchify, Image, PatchMask, Transforms};
+pub use loader::{mix_seed, Batches, Loader};
+pub use sources::{
+    data_dir, data_file, digits, fashion_mnist, mnist_5k, newsgroups, reuters, tweets, wikipedia, wikipedia_dump, Reuters,
+    Split, FASHION_MNIST_CLASSES,
+};
+pub use vision::{ImageBatch, TwoViews};

@@ -1,0 +1,124 @@
+//! Bar charts: one value per named category (class histograms, per-class metrics).
+
+use crate::display::{MimeBundle, Render};
+use plotters::prelude::*;
+
+/// A vertical bar chart with a title, axis labels and a value above each bar.
+///
+/// ```no_run
+/// use tuna::prelude::*;
+/// BarChart::new("rows per class").bars([("negative", 16186.0), ("neutral", 15018.0), ("positive", 6954.0)])
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct BarChart {
+    title: String,
+    x_label: String,
+    y_label: String,
+    bars: Vec<(String, f64)>,
+    size: (u32, u32),
+}
+
+impl BarChart {
+    /// An empty chart titled `title`, 640×400.
+    pub fn new(title: impl Into<String>) -> Self {
+        BarChart { title: title.into(), size: (640, 400), ..Default::default() }
+    }
+
+    /// The x axis label.
+    pub fn x_label(mut self, label: impl Into<String>) -> Self {
+        self.x_label = label.into();
+        self
+    }
+
+    /// The y axis label.
+    pub fn y_label(mut self, label: impl Into<String>) -> Self {
+        self.y_label = label.into();
+        self
+    }
+
+    /// Adds bars (name, value); non-finite values count as 0.
+    pub fn bars<S: Into<String>>(mut self, bars: impl IntoIterator<Item = (S, f64)>) -> Self {
+        self.bars.extend(bars.into_iter().map(|(n, v)| (n.into(), if v.is_finite() { v } else { 0.0 })));
+        self
+    }
+
+    /// Width and height in pixels.
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.size = (width, height);
+        self
+    }
+
+    /// The chart as an SVG document.
+    pub fn to_svg(&self) -> String {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, self.size).into_drawing_area();
+            // Drawing into a string cannot fail for I/O reasons; an empty chart is still drawn.
+            let _ = self.draw(&root);
+            let _ = root.present();
+        }
+        svg
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, plotters::coord::Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        let n = self.bars.len().max(1) as i32;
+        let top = self.bars.iter().map(|b| b.1).fold(0.0f64, f64::max);
+        let bottom = self.bars.iter().map(|b| b.1).fold(0.0f64, f64::min);
+        let top = if top - bottom < 1e-12 { bottom + 1.0 } else { top + (top - bottom) * 0.1 };
+        let names: Vec<String> = self.bars.iter().map(|b| b.0.clone()).collect();
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((0..n).into_segmented(), bottom..top)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .x_labels(names.len().max(1))
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        chart.draw_series(
+            Histogram::vertical(&chart)
+                .style(RGBColor(31, 119, 180).filled())
+                .margin(6)
+                .data(self.bars.iter().enumerate().map(|(i, b)| (i as i32, b.1))),
+        )?;
+        chart.draw_series(self.bars.iter().enumerate().map(|(i, b)| {
+            let label = if b.1.fract() == 0.0 { format!("{}", b.1 as i64) } else { format!("{:.3}", b.1) };
+            Text::new(label, (SegmentValue::CenterOf(i as i32), b.1), ("sans-serif", 13).into_font().color(&BLACK))
+        }))?;
+        Ok(())
+    }
+}
+
+impl Render for BarChart {
+    fn render(&self) -> MimeBundle {
+        let plain: Vec<String> = self.bars.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+        MimeBundle::text(format!("<BarChart: {}> {}", self.title, plain.join(", "))).with("image/svg+xml", self.to_svg())
+    }
+}
+
+crate::impl_evcxr_display!(BarChart);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn svg_has_title_bar_names_and_values() {
+        let svg = BarChart::new("rows per class").x_label("class").bars([("neg", 12.0), ("pos", 7.0)]).to_svg();
+        assert!(svg.starts_with("<svg"));
+        for text in ["rows per class", "class", "\nneg\n", "\npos\n", "\n12\n", "\n7\n"] {
+            assert!(svg.contains(text), "missing {text:?}");
+        }
+        assert!(svg.matches("<rect").count() >= 3, "bars drawn as rectangles");
+    }
+}
