@@ -4,7 +4,7 @@
 
 mod models_support;
 
-use models_support::{expected, fixture, max_abs, tuna_data};
+use models_support::{expected, fixture, max_abs, temp_dir, tuna_data};
 use tch::{Kind, Tensor};
 use tokenizers::{PaddingParams, Tokenizer};
 use tuna::models::*;
@@ -53,5 +53,14 @@ fn mean_pooled_embeddings_match_python_and_the_published_cosine() -> Result<()> 
     println!("minilm: {} sentences, max-abs {d:.2e}, cosine {cos:.4}", sentences.len());
     assert!(d < 1e-5, "max-abs {d}");
     assert!((cos - 0.755).abs() <= 0.001, "cosine {cos}");
+
+    // Saving writes a directory that loads back to the same embeddings, tokenizer files included.
+    let out = temp_dir("minilm");
+    model.save_pretrained(&out)?;
+    assert!(out.join("tokenizer.json").is_file() && out.join("vocab.txt").is_file());
+    let again = BertModel::from_pretrained(&out)?;
+    let emb2 = tch::no_grad(|| mean_pooling(&again.forward(&ids, Some(&mask), None), &mask));
+    assert_eq!(max_abs(&emb, &emb2), 0.0);
+    std::fs::remove_dir_all(&out).ok();
     Ok(())
 }

