@@ -110,6 +110,8 @@ fn byte_level_bpe_trains_and_round_trips_any_text() -> Result<()> {
     let batch = tok.clone().padding(Padding::Longest).encode_batch(&["the cat", "the cat sat on the mat"])?;
     assert_eq!(batch[0].len(), batch[1].len());
     assert_eq!(batch[0].attention_mask.last(), Some(&0));
+    let rounded = tok.clone().pad_to_multiple_of(8).padding(Padding::Longest).encode_batch(&["the cat", "the cat sat on the mat"])?;
+    assert!(rounded[0].len() % 8 == 0 && rounded[0].len() >= batch[0].len(), "padded to a multiple of 8");
     assert!(tok.encode("the cat")?.len() < "the cat".len(), "merges were learned");
     Ok(())
 }

@@ -6,12 +6,14 @@ mod dataset;
 mod formats;
 mod image;
 mod loader;
+mod pixels;
 mod sources;
 mod vision;
 
 pub use collate::{Batch, CausalLm, Classification, Collate, MaskedLm};
 pub use dataset::{Dataset, Sample, Source};
-pub use formats::{idx_images, read_idx, text_folder, text_lines, Csv, CsvPixels, ImageFolder, Jsonl};
+pub use formats::{text_folder, text_lines, Csv, ImageFolder, Jsonl};
+pub use pixels::{idx_images, read_idx, CsvPixels};
 pub use self::image::{patchify, random_masking, unpatchify, Image, PatchMask, Transforms};
 pub use loader::{mix_seed, Batches, Loader};
 pub use sources::{

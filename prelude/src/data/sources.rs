@@ -20,7 +20,8 @@
 //! ```
 
 use super::dataset::{Dataset, Source};
-use super::formats::{idx_images, Csv, CsvPixels};
+use super::formats::Csv;
+use super::pixels::{idx_images, CsvPixels};
 use super::image::Image;
 use crate::error::{Error, Result};
 use crate::text::wikipedia_articles;

@@ -93,6 +93,7 @@ impl Sample for Encoded {
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     origin: String,
+    pad_to_multiple_of: Option<usize>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -126,12 +127,12 @@ impl Tokenizer {
             .parse()
             .map_err(|e| Error::parse(&path, None, format!("not a tokenizer the `tokenizers` crate can load: {e}")))?;
         inner.with_padding(None);
-        Ok(Tokenizer { inner, origin: path.display().to_string() })
+        Ok(Tokenizer { inner, origin: path.display().to_string(), pad_to_multiple_of: None })
     }
 
     /// Wraps a tokenizer built with the `tokenizers` crate directly.
     pub fn from_hf(inner: tokenizers::Tokenizer) -> Self {
-        Tokenizer { inner, origin: "built in code".into() }
+        Tokenizer { inner, origin: "built in code".into(), pad_to_multiple_of: None }
     }
 
     /// Trains a BERT-style WordPiece tokenizer (lower-casing, `[CLS] A [SEP] B [SEP]`, `##`
@@ -165,7 +166,7 @@ impl Tokenizer {
             .build()
             .map_err(|e| Error::msg(format!("WordPiece template: {e}")))?;
         inner.with_post_processor(Some(post));
-        Ok(Tokenizer { inner, origin: "WordPiece trained in this session".into() })
+        Ok(Tokenizer { inner, origin: "WordPiece trained in this session".into(), pad_to_multiple_of: None })
     }
 
     /// Trains a GPT-2-style byte-level BPE tokenizer on `texts`, with the one special token
@@ -185,7 +186,7 @@ impl Tokenizer {
             .build()
             .into();
         inner.train(&mut trainer, texts.iter()).map_err(|e| tk_err("training BPE", e))?;
-        Ok(Tokenizer { inner, origin: "byte-level BPE trained in this session".into() })
+        Ok(Tokenizer { inner, origin: "byte-level BPE trained in this session".into(), pad_to_multiple_of: None })
     }
 
     /// Writes `tokenizer.json` to `path` (a file, or a folder to put it in).
@@ -220,7 +221,7 @@ impl Tokenizer {
 
     /// How batches are padded (on the right, with the tokenizer's pad token).
     pub fn padding(mut self, padding: Padding) -> Self {
-        let multiple = self.inner.get_padding().and_then(|p| p.pad_to_multiple_of);
+        let multiple = self.pad_to_multiple_of;
         let strategy = match padding {
             Padding::None => {
                 self.inner.with_padding(None);
@@ -242,8 +243,10 @@ impl Tokenizer {
         self
     }
 
-    /// Rounds padded lengths up to a multiple of `n` (tensor cores like multiples of 8).
+    /// Rounds padded lengths up to a multiple of `n` (tensor cores like multiples of 8), when
+    /// padding is on (before or after [`Tokenizer::padding`]).
     pub fn pad_to_multiple_of(mut self, n: usize) -> Self {
+        self.pad_to_multiple_of = Some(n);
         if let Some(p) = self.inner.get_padding_mut() {
             p.pad_to_multiple_of = Some(n);
         }
