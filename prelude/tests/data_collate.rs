@@ -2,15 +2,23 @@
 //! match Hugging Face's `DataCollatorForLanguageModeling`, labels are exact, seeds repeat;
 //! causal-LM and classification batches; the loader's order, drop_last and determinism.
 
+use std::sync::Mutex;
 use tuna::prelude::*;
 
+/// The MiniLM tokenizer and ~8,000 tweets tokenized by it (about 190k tokens), made once for
+/// all the tests of this file.
 fn setup() -> Result<(Tokenizer, Dataset<Encoded>)> {
-    let dir = data_dir().join("all-MiniLM-L6-v2");
-    assert!(dir.exists(), "{} is missing: run `make setup` first", dir.display());
-    let tok = Tokenizer::from_file(&dir)?.max_length(128);
-    // ~8,000 tweets: about 190k tokens.
-    let tweets = tweets()?.take(8_000);
-    Ok((tok.clone(), tok.tokenize(&tweets)?))
+    // Tests run in parallel: the first one tokenizes while the others wait for its result.
+    static DATA: Mutex<Option<(Tokenizer, Dataset<Encoded>)>> = Mutex::new(None);
+    let mut data = DATA.lock().unwrap_or_else(|e| e.into_inner());
+    if data.is_none() {
+        let dir = data_dir().join("all-MiniLM-L6-v2");
+        assert!(dir.exists(), "{} is missing: run `make setup` first", dir.display());
+        let tok = Tokenizer::from_file(&dir)?.max_length(128);
+        let encoded = tok.tokenize(&tweets()?.take(8_000))?;
+        *data = Some((tok, encoded));
+    }
+    data.clone().ok_or_else(|| Error::msg("no data"))
 }
 
 fn values(t: &Tensor) -> Vec<i64> {

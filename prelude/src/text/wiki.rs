@@ -149,33 +149,30 @@ fn remove_nested(s: &str, open: &str, close: &str) -> String {
     out
 }
 
-/// Removes `<tag …>…</tag>` spans (and self-closing `<tag …/>`), content included.
+/// Removes `<tag …>…</tag>` spans (and self-closing `<tag …/>`), content included; tag names
+/// match in any case.
 fn remove_element(s: &str, tag: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
+    // ASCII lower-casing keeps byte offsets, so positions found in `lower` index `s`.
+    let lower = s.to_ascii_lowercase();
     let open = format!("<{tag}");
     let close = format!("</{tag}>");
-    while let Some(i) = find_ci(rest, &open) {
-        out.push_str(&rest[..i]);
-        let after = &rest[i..];
-        let Some(gt) = after.find('>') else {
-            rest = "";
-            break;
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    while let Some(i) = lower[at..].find(&open).map(|i| at + i) {
+        out.push_str(&s[at..i]);
+        let Some(gt) = lower[i..].find('>').map(|g| i + g) else {
+            return out;
         };
-        if after[..gt].ends_with('/') {
-            rest = &after[gt + 1..];
-        } else if let Some(c) = find_ci(after, &close) {
-            rest = &after[c + close.len()..];
+        at = if lower[..gt].ends_with('/') {
+            gt + 1
+        } else if let Some(c) = lower[gt..].find(&close) {
+            gt + c + close.len()
         } else {
-            rest = &after[gt + 1..];
-        }
+            gt + 1
+        };
     }
-    out.push_str(rest);
+    out.push_str(&s[at..]);
     out
-}
-
-fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
-    haystack.to_ascii_lowercase().find(&needle.to_ascii_lowercase())
 }
 
 /// Replaces `[[target|label]]` by `label`, `[[target]]` by `target`, and drops file, image,
