@@ -351,12 +351,12 @@ impl<T: Sample> Dataset<T> {
     }
 
     fn summary(&self) -> String {
-        let mut s = format!("{}: {} rows", self.name, self.len());
+        let mut s = format!("{}: {} rows", self.name, thousands(self.len()));
         if self.labels.is_some() {
             s += &format!(", {} classes", self.num_classes());
         }
         if self.skipped > 0 {
-            s += &format!(", {} bad rows skipped", self.skipped);
+            s += &format!(", {} bad rows skipped", thousands(self.skipped));
         }
         s
     }
@@ -377,6 +377,19 @@ impl<T: Sample> Dataset<T> {
         }
         html + "</tbody></table>"
     }
+}
+
+/// `38158` → `38,158`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Splits `total` into parts proportional to `fractions` (largest remainder): the counts sum
@@ -442,6 +455,11 @@ mod tests {
         assert_eq!(apportion(10, &[0.8, 0.1, 0.1]), vec![8, 1, 1]);
         assert_eq!(apportion(7, &[0.5, 0.5]).iter().sum::<usize>(), 7);
         assert_eq!(apportion(3, &[1.0 / 3.0; 3]), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        assert_eq!((thousands(7), thousands(1_000), thousands(38_158), thousands(1_234_567)), ("7".into(), "1,000".into(), "38,158".into(), "1,234,567".into()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::display::{MimeBundle, Render};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// A vertical bar chart with a title, axis labels and a value above each bar.
 ///
@@ -62,7 +63,9 @@ impl BarChart {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, plotters::coord::Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         root.fill(&WHITE)?;
-        let n = self.bars.len().max(1) as i32;
+        // A discrete range includes both ends: bars 0..=n-1.
+        let last = self.bars.len().max(1) as i32 - 1;
+        let integral = self.bars.iter().all(|b| b.1.fract() == 0.0);
         let top = self.bars.iter().map(|b| b.1).fold(0.0f64, f64::max);
         let bottom = self.bars.iter().map(|b| b.1).fold(0.0f64, f64::min);
         let top = if top - bottom < 1e-12 { bottom + 1.0 } else { top + (top - bottom) * 0.1 };
@@ -72,7 +75,7 @@ impl BarChart {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..n).into_segmented(), bottom..top)?;
+            .build_cartesian_2d((0..last).into_segmented(), bottom..top)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -83,6 +86,7 @@ impl BarChart {
                 SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
                 _ => String::new(),
             })
+            .y_label_formatter(&|v| if integral { format!("{v:.0}") } else { format!("{v:.2}") })
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
         chart.draw_series(
@@ -93,7 +97,8 @@ impl BarChart {
         )?;
         chart.draw_series(self.bars.iter().enumerate().map(|(i, b)| {
             let label = if b.1.fract() == 0.0 { format!("{}", b.1 as i64) } else { format!("{:.3}", b.1) };
-            Text::new(label, (SegmentValue::CenterOf(i as i32), b.1), ("sans-serif", 13).into_font().color(&BLACK))
+            let style = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Bottom));
+            Text::new(label, (SegmentValue::CenterOf(i as i32), b.1), style)
         }))?;
         Ok(())
     }
