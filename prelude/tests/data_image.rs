@@ -27,6 +27,12 @@ fn deterministic_transforms_do_what_torchvision_does() -> Result<()> {
     assert!(Transforms::new().normalize(&[0.5, 0.5], &[1.0, 1.0]).apply(&img, 0).is_err());
     let resized = Transforms::new().resize(8, 12).apply(&img, 0)?;
     assert_eq!(resized.size(), [1, 8, 12]);
+    // Hue: no shift is the identity; a third of a turn sends red to green, green to blue.
+    let colours = Tensor::from_slice(&[1.0f32, 0.0, 0.2, 0.0, 1.0, 0.5, 0.0, 0.0, 0.3]).view([3, 1, 3]);
+    assert!(close(&adjust_hue(&colours, 0.0), &colours));
+    let shifted = adjust_hue(&colours, 1.0 / 3.0);
+    assert!(close(&shifted.narrow(2, 0, 2), &Tensor::from_slice(&[0.0f32, 0.0, 1.0, 0.0, 0.0, 1.0]).view([3, 1, 2])));
+    assert!(close(&adjust_hue(&shifted, -1.0 / 3.0), &colours), "shifts compose and wrap");
     let rotated = Transforms::new().rotation(0.0).apply(&img, 0)?;
     assert!(close(&rotated, &x), "a 0° rotation is the identity");
     Ok(())

@@ -21,6 +21,7 @@ use super::dataset::Sample;
 use crate::error::{Error, Result};
 use base64::Engine;
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use tch::{Kind, Tensor};
@@ -130,7 +131,7 @@ enum Step {
     RandomResizedCrop { h: i64, w: i64, scale: (f64, f64), ratio: (f64, f64) },
     HorizontalFlip(f64),
     Rotation(f64),
-    ColorJitter { brightness: f64, contrast: f64, saturation: f64, p: f64 },
+    ColorJitter { brightness: f64, contrast: f64, saturation: f64, hue: f64, p: f64 },
     RandomGrayscale(f64),
     GreyToRgb,
     Normalize(Vec<f64>, Vec<f64>),
@@ -148,15 +149,14 @@ impl Transforms {
         Transforms::default()
     }
 
-    /// SimCLR's augmentation (Chen et al. 2020, appendix A): random resized crop to `size`
-    /// (scale 0.08–1), horizontal flip (p 0.5), colour jitter 0.8/0.8/0.8 applied with p 0.8
-    /// (torchvision's hue jitter is left out), random greyscale (p 0.2). Blur is left out as
-    /// the paper does for CIFAR-sized images.
+    /// SimCLR's augmentation (Chen et al. 2020, appendix A, strength 1): random resized crop to
+    /// `size` (scale 0.08–1), horizontal flip (p 0.5), colour jitter 0.8/0.8/0.8/0.2 applied with
+    /// p 0.8, random greyscale (p 0.2). Blur is left out, as the paper does for CIFAR-sized images.
     pub fn simclr(size: i64) -> Self {
         Transforms::new()
             .random_resized_crop(size, size, (0.08, 1.0))
             .horizontal_flip(0.5)
-            .color_jitter(0.8, 0.8, 0.8, 0.8)
+            .color_jitter(0.8, 0.8, 0.8, 0.2, 0.8)
             .random_grayscale(0.2)
     }
 
@@ -196,10 +196,12 @@ impl Transforms {
         self.step(Step::Rotation(degrees))
     }
 
-    /// With probability `p`, scales brightness, contrast and saturation by factors drawn from
-    /// [1 − x, 1 + x] (in that order).
-    pub fn color_jitter(self, brightness: f64, contrast: f64, saturation: f64, p: f64) -> Self {
-        self.step(Step::ColorJitter { brightness, contrast, saturation, p })
+    /// With probability `p`, torchvision's `ColorJitter(brightness, contrast, saturation, hue)`:
+    /// brightness, contrast and saturation scaled by factors drawn from [1 − x, 1 + x], hue
+    /// shifted by a fraction of the colour circle drawn from [−hue, hue] (at most 0.5), the four
+    /// applied in a random order. Saturation and hue leave grey images alone.
+    pub fn color_jitter(self, brightness: f64, contrast: f64, saturation: f64, hue: f64, p: f64) -> Self {
+        self.step(Step::ColorJitter { brightness, contrast, saturation, hue: hue.clamp(0.0, 0.5), p })
     }
 
     /// Turns RGB images grey (still 3 channels) with probability `p`.
@@ -323,21 +325,32 @@ fn apply_step(step: &Step, x: Tensor, rng: &mut StdRng) -> Result<Tensor> {
             let grid = Tensor::f_affine_grid_generator(&theta, [1, c_in, h, w], false)?;
             x.unsqueeze(0).f_grid_sampler(&grid, 0, 0, false)?.squeeze_dim(0)
         }
-        Step::ColorJitter { brightness, contrast, saturation, p } => {
+        Step::ColorJitter { brightness, contrast, saturation, hue, p } => {
             if rng.random::<f64>() >= *p {
                 return Ok(x);
             }
+            let mut order = [0, 1, 2, 3];
+            order.shuffle(rng);
             let mut factor = |amount: f64| if amount > 0.0 { rng.random_range((1.0 - amount).max(0.0)..=1.0 + amount) } else { 1.0 };
             let (fb, fc, fs) = (factor(*brightness), factor(*contrast), factor(*saturation));
-            let x = (x * fb).clamp(0.0, 1.0);
-            let mean = grey(&x).mean(Kind::Float);
-            let x = blend(&x, &mean, fc);
-            if x.size()[0] == 3 {
-                let g = grey(&x);
-                blend(&x, &g, fs)
-            } else {
-                x
+            let fh = if *hue > 0.0 { rng.random_range(-hue..=*hue) } else { 0.0 };
+            let mut x = x;
+            for op in order {
+                x = match op {
+                    0 => (x * fb).clamp(0.0, 1.0),
+                    1 => {
+                        let mean = grey(&x).mean(Kind::Float);
+                        blend(&x, &mean, fc)
+                    }
+                    2 if x.size()[0] == 3 => {
+                        let g = grey(&x);
+                        blend(&x, &g, fs)
+                    }
+                    3 if x.size()[0] == 3 && fh != 0.0 => adjust_hue(&x, fh),
+                    _ => x,
+                };
             }
+            x
         }
         Step::RandomGrayscale(p) => {
             if x.size()[0] == 3 && rng.random::<f64>() < *p {
@@ -366,6 +379,39 @@ fn apply_step(step: &Step, x: Tensor, rng: &mut StdRng) -> Result<Tensor> {
             (x - m) / s
         }
     })
+}
+
+/// Shifts the hue of an RGB image `(3, H, W)` by `factor` turns, through HSV as torchvision's
+/// `adjust_hue` (`_rgb2hsv`, `_hsv2rgb`).
+pub fn adjust_hue(x: &Tensor, factor: f64) -> Tensor {
+    let (r, g, b) = (x.get(0), x.get(1), x.get(2));
+    let maxc = x.amax([0], false);
+    let minc = x.amin([0], false);
+    let grey_pixel = maxc.eq_tensor(&minc);
+    let chroma = &maxc - &minc;
+    let ones = maxc.ones_like();
+    let s = &chroma / ones.where_self(&grey_pixel, &maxc);
+    let divisor = ones.where_self(&grey_pixel, &chroma);
+    let (rc, gc, bc) = ((&maxc - &r) / &divisor, (&maxc - &g) / &divisor, (&maxc - &b) / &divisor);
+    let (is_r, is_g) = (maxc.eq_tensor(&r), maxc.eq_tensor(&g));
+    let float = |t: Tensor| t.to_kind(Kind::Float);
+    let hr = float(is_r.shallow_clone()) * (&bc - &gc);
+    let hg = float(is_g.logical_and(&is_r.logical_not())) * ((&rc - &bc) + 2.0);
+    let hb = float(is_g.logical_not().logical_and(&is_r.logical_not())) * ((&gc - &rc) + 4.0);
+    let h = ((hr + hg + hb) / 6.0 + 1.0).fmod(1.0);
+    // Python's `%`: a negative shift wraps round to [0, 1).
+    let h = (h + factor).remainder(1.0);
+    // HSV → RGB: pick each channel from the six sectors of the colour circle.
+    let v = maxc;
+    let h6 = &h * 6.0;
+    let sector = h6.floor();
+    let f = &h6 - &sector;
+    let sector = sector.to_kind(Kind::Int64).remainder(6).unsqueeze(0);
+    let p = (&v * (s.neg() + 1.0)).clamp(0.0, 1.0);
+    let q = (&v * ((&s * &f).neg() + 1.0)).clamp(0.0, 1.0);
+    let t = (&v * ((&s * (f.neg() + 1.0)).neg() + 1.0)).clamp(0.0, 1.0);
+    let pick = |parts: [&Tensor; 6]| Tensor::stack(&parts, 0).gather(0, &sector, false);
+    Tensor::cat(&[pick([&v, &q, &p, &p, &t, &v]), pick([&t, &v, &v, &q, &p, &p]), pick([&p, &p, &t, &v, &v, &q])], 0)
 }
 
 /// Cuts images `(N, C, H, W)` into patches `(N, H/p × W/p, p × p × C)`, as MAE's `patchify`.

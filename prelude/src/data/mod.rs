@@ -14,7 +14,7 @@ pub use collate::{Batch, CausalLm, Classification, Collate, MaskedLm};
 pub use dataset::{Dataset, Sample, Source};
 pub use formats::{text_folder, text_lines, Csv, ImageFolder, Jsonl};
 pub use pixels::{idx_images, read_idx, CsvPixels};
-pub use self::image::{patchify, random_masking, unpatchify, Image, PatchMask, Transforms};
+pub use self::image::{adjust_hue, patchify, random_masking, unpatchify, Image, PatchMask, Transforms};
 pub use loader::{mix_seed, Batches, Loader};
 pub use sources::{
     data_dir, data_file, digits, fashion_mnist, mnist_5k, newsgroups, reuters, tweets, wikipedia, wikipedia_dump, Reuters,
