@@ -60,6 +60,17 @@ fn sequence_classification_matches_python() -> Result<()> {
 }
 
 #[test]
+fn trailing_padding_columns_do_not_change_classification() -> Result<()> {
+    let (ids, mask, types) = inputs();
+    let pad = |t: &Tensor| Tensor::cat(&[t.shallow_clone(), t.zeros_like().narrow(1, 0, 5)], 1);
+    let model = BertForSequenceClassification::from_pretrained(fixture("bert_seqcls"))?;
+    let logits = tch::no_grad(|| model.forward(&pad(&ids), Some(&pad(&mask)), Some(&pad(&types))));
+    let d = max_abs(&logits, expected("bert_seqcls").require("logits")?);
+    assert!(d < TOL, "max-abs {d}");
+    Ok(())
+}
+
+#[test]
 fn token_classification_matches_python() -> Result<()> {
     let (ids, mask, types) = inputs();
     let model = BertForTokenClassification::from_pretrained(fixture("bert_tokcls"))?;

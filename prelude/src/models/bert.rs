@@ -4,7 +4,7 @@
 //! Variable names equal the checkpoint keys (`bert.encoder.layer.0.attention.self.query.weight`).
 
 use super::config::BertConfig;
-use super::layers::{attention, dropout, merge_heads, padding_mask, split_heads, Activation, Embedding, LayerNorm};
+use super::layers::{attention, dropout, merge_heads, padding_mask, split_heads, used_length, Activation, Embedding, LayerNorm};
 use super::linear::Linear;
 use super::pretrained::{model_boilerplate, ModelState};
 use super::prefix::{prepend, KvPrefix};
@@ -39,8 +39,13 @@ impl BertEmbeddings {
 
     /// `input_ids` (batch, seq) → (batch, seq, hidden).
     pub fn forward(&self, input_ids: &Tensor, token_type_ids: Option<&Tensor>, train: bool) -> Tensor {
-        let seq = input_ids.size().last().copied().unwrap_or(0);
-        let words = self.word_embeddings.forward(input_ids);
+        self.forward_embeds(&self.word_embeddings.forward(input_ids), token_type_ids, train)
+    }
+
+    /// Adds positions and segments to word vectors `inputs_embeds` (batch, seq, hidden) and
+    /// normalises: the hook for prompt tuning, which prepends trained vectors to the looked-up ones.
+    pub fn forward_embeds(&self, inputs_embeds: &Tensor, token_type_ids: Option<&Tensor>, train: bool) -> Tensor {
+        let seq = inputs_embeds.size()[1];
         // Positions 0..seq are the first rows of the table: (seq, hidden), broadcast over the batch.
         let positions = self.position_embeddings.weight.narrow(0, 0, seq);
         let types = match token_type_ids {
@@ -48,7 +53,7 @@ impl BertEmbeddings {
             // No segments given: every token is segment 0; one row broadcasts (hidden,).
             None => self.token_type_embeddings.weight.get(0),
         };
-        let x = words + types + positions;
+        let x = inputs_embeds + types + positions;
         dropout(self.layer_norm.forward(&x), self.dropout, train)
     }
 }
@@ -184,8 +189,15 @@ impl BertBody {
     /// `input_ids` (batch, seq), `attention_mask` (batch, seq) of 1 / 0, `token_type_ids`
     /// (batch, seq) → last hidden state (batch, seq, hidden).
     pub fn forward(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>, train: bool) -> Tensor {
+        self.forward_embeds(&self.embeddings.word_embeddings.forward(input_ids), attention_mask, token_type_ids, train)
+    }
+
+    /// As [`BertBody::forward`] from word vectors `inputs_embeds` (batch, seq, hidden) instead of
+    /// ids (Hugging Face's `inputs_embeds`): prompt tuning prepends its virtual tokens here and
+    /// extends `attention_mask` with ones.
+    pub fn forward_embeds(&self, inputs_embeds: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>, train: bool) -> Tensor {
         let mask = padding_mask(attention_mask);
-        let mut h = self.embeddings.forward(input_ids, token_type_ids, train);
+        let mut h = self.embeddings.forward_embeds(inputs_embeds, token_type_ids, train);
         for layer in &self.layers {
             h = layer.forward(&h, mask.as_ref(), train);
         }
@@ -340,10 +352,16 @@ impl BertForSequenceClassification {
         Ok(BertForSequenceClassification { bert, classifier, config, state: ModelState::new(vs) })
     }
 
-    /// Class logits (batch, num_labels).
+    /// Class logits (batch, num_labels). Positions that are padding in every row of
+    /// `attention_mask` (the tail of a batch padded to a fixed length) are cut off first: they
+    /// cannot change the first token's vector, and skipping them saves their whole cost.
     pub fn forward(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>) -> Tensor {
         let train = self.state.training;
-        let h = self.bert.forward(input_ids, attention_mask, token_type_ids, train);
+        let seq = input_ids.size().last().copied().unwrap_or(0);
+        let used = attention_mask.map_or(seq, used_length).max(1);
+        let cut = |t: &Tensor| if used < seq { t.narrow(1, 0, used) } else { t.shallow_clone() };
+        let (ids, mask, types) = (cut(input_ids), attention_mask.map(cut), token_type_ids.map(cut));
+        let h = self.bert.forward(&ids, mask.as_ref(), types.as_ref(), train);
         let pooled = self.bert.pool(&h).unwrap_or_else(|| h.select(1, 0));
         self.classifier.forward(&dropout(pooled, self.config.classifier_dropout(), train))
     }

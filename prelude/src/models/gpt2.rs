@@ -180,13 +180,19 @@ impl GPT2Body {
 
     /// `input_ids` (batch, seq) → final hidden states (batch, seq, hidden). `attention_mask`
     /// (batch, past+seq) of 1 / 0 hides padding; `cache` holds earlier positions and grows.
-    pub fn forward(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, mut cache: Option<&mut KvCache>, train: bool) -> Tensor {
-        let (_, seq) = input_ids.size2().unwrap_or((0, 0));
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, cache: Option<&mut KvCache>, train: bool) -> Tensor {
+        self.forward_embeds(&self.wte.forward(input_ids), attention_mask, cache, train)
+    }
+
+    /// As [`GPT2Body::forward`] from token vectors `inputs_embeds` (batch, seq, hidden) instead of
+    /// ids (Hugging Face's `inputs_embeds`): prompt tuning prepends its virtual tokens here.
+    pub fn forward_embeds(&self, inputs_embeds: &Tensor, attention_mask: Option<&Tensor>, mut cache: Option<&mut KvCache>, train: bool) -> Tensor {
+        let seq = inputs_embeds.size()[1];
         let past = cache.as_ref().map_or(0, |c| c.len());
         // Positions past..past+seq are rows of the table: (seq, hidden), broadcast over the batch.
         let positions = self.wpe.weight.narrow(0, past, seq);
-        let mut h = dropout(self.wte.forward(input_ids) + positions, self.embd_dropout, train);
-        let mask = causal_mask(attention_mask, seq, past, input_ids.device());
+        let mut h = dropout(inputs_embeds + positions, self.embd_dropout, train);
+        let mask = causal_mask(attention_mask, seq, past, inputs_embeds.device());
         for (i, block) in self.blocks.iter().enumerate() {
             h = block.forward(&h, i, cache.as_deref_mut(), mask.as_ref(), train);
         }

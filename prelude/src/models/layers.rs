@@ -118,6 +118,16 @@ pub fn padding_mask(attention_mask: Option<&Tensor>) -> Option<Tensor> {
     Some(keep.view([b, 1, 1, s]))
 }
 
+/// The number of leading positions that hold a token in at least one row of `attention_mask`
+/// (batch, seq): positions after it are padding everywhere and change no other position's output.
+pub(crate) fn used_length(attention_mask: &Tensor) -> i64 {
+    let seq = attention_mask.size().last().copied().unwrap_or(0);
+    // (seq,): 1-based index where some row has a token, else 0.
+    let used = Tensor::ne(attention_mask, 0).any_dim(0, false).to_kind(Kind::Int64)
+        * Tensor::arange_start(1, seq + 1, (Kind::Int64, attention_mask.device()));
+    i64::try_from(used.max()).unwrap_or(seq)
+}
+
 /// Softmax(q·kᵀ·scale + mask)·v with libtorch's fused kernel.
 /// `q`: (batch, heads, q_len, head_dim); `k`, `v`: (batch, heads, k_len, head_dim);
 /// `mask`: boolean, broadcastable to (batch, heads, q_len, k_len), true where attention is allowed.
