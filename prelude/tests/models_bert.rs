@@ -162,6 +162,20 @@ fn summary_folds_layers_and_counts_parameters() -> Result<()> {
     let n = model.num_parameters();
     assert!(plain.contains(&format!("trainable params: {} || all params: {} || trainable%: 100.0000", fmt(n), fmt(n))), "{plain}");
     assert!(text.get("text/html").unwrap().as_str().unwrap().contains("<table>"));
+
+    // Frozen parameters show as frozen and leave the trainable count.
+    let mut frozen = 0;
+    for (name, t) in model.var_store().variables() {
+        if name.starts_with("bert.embeddings.") {
+            let _ = t.set_requires_grad(false);
+            frozen += t.numel() as i64;
+        }
+    }
+    let summary = model.summary();
+    assert_eq!(summary.trainable, n - frozen);
+    let words = summary.rows.iter().find(|r| r.name == "bert.embeddings.word_embeddings").unwrap();
+    assert!(!words.trainable);
+    assert!(summary.render().get("text/html").unwrap().as_str().unwrap().contains("frozen"));
     Ok(())
 }
 

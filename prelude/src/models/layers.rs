@@ -114,8 +114,9 @@ pub fn padding_mask(attention_mask: Option<&Tensor>) -> Option<Tensor> {
     if bool::try_from(keep.all()).unwrap_or(false) {
         return None;
     }
-    let (b, s) = (keep.size()[0], keep.size()[1]);
-    Some(keep.view([b, 1, 1, s]))
+    let seq = keep.size().last().copied().unwrap_or(1).max(1);
+    // (batch, 1, 1, seq): broadcast over heads and queries.
+    Some(keep.reshape([-1, 1, 1, seq]))
 }
 
 /// The number of leading positions that hold a token in at least one row of `attention_mask`
