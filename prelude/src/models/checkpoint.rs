@@ -137,6 +137,11 @@ impl Checkpoint {
     pub fn len(&self) -> usize {
         self.tensors.len()
     }
+
+    /// Whether the checkpoint holds no tensor.
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
 }
 
 fn read_safetensors(path: &Path, out: &mut BTreeMap<String, (Tensor, PathBuf)>) -> Result<()> {

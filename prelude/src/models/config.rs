@@ -62,6 +62,7 @@ impl Labels {
     }
 
     /// The number of labels: `id2label`'s size, or 2 (Hugging Face's default) when it is empty.
+    #[allow(clippy::len_without_is_empty)] // never empty: no labels means Hugging Face's two
     pub fn len(&self) -> usize {
         if self.id2label.is_empty() {
             2

@@ -95,6 +95,11 @@ pub trait PretrainedModel: Sized {
         &self.state().vs
     }
 
+    /// Mutable access to the variable store, for freezing (`freeze`, `unfreeze`) and the like.
+    fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.state_mut().vs
+    }
+
     /// What the last `from_pretrained` loaded, initialised and ignored.
     fn load_report(&self) -> Option<&LoadReport> {
         self.state().report.as_ref()
@@ -183,6 +188,9 @@ pub trait PretrainedModel: Sized {
     }
 }
 
+/// A change to a configuration before the model is built.
+type ConfigEdit<M> = Box<dyn FnOnce(&mut <M as PretrainedModel>::Config)>;
+
 /// Loads a model from a Hugging Face checkpoint directory, with options.
 ///
 /// ```no_run
@@ -201,7 +209,7 @@ pub struct FromPretrained<M: PretrainedModel> {
     ignore_mismatched_sizes: bool,
     device: Device,
     kind: Kind,
-    configure: Vec<Box<dyn FnOnce(&mut M::Config)>>,
+    configure: Vec<ConfigEdit<M>>,
     model: PhantomData<M>,
 }
 
@@ -287,11 +295,11 @@ impl<M: PretrainedModel> FromPretrained<M> {
     }
 }
 
-pub(crate) fn named<'a>(v: Vec<&'a mut Linear>) -> Vec<(String, &'a mut Linear)> {
+pub(crate) fn named(v: Vec<&mut Linear>) -> Vec<(String, &mut Linear)> {
     v.into_iter().map(|l| (l.name().to_owned(), l)).collect()
 }
 
-pub(crate) fn named_ref<'a>(v: Vec<&'a Linear>) -> Vec<(String, &'a Linear)> {
+pub(crate) fn named_ref(v: Vec<&Linear>) -> Vec<(String, &Linear)> {
     v.into_iter().map(|l| (l.name().to_owned(), l)).collect()
 }
 

@@ -42,7 +42,7 @@ pub(crate) fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -68,7 +68,7 @@ impl ModelSummary {
         let mut modules: BTreeMap<String, ModuleRow> = BTreeMap::new();
         let (mut trainable, mut total) = (0i64, 0i64);
         let mut vars: Vec<_> = vs.variables().into_iter().collect();
-        vars.sort_by(|a, b| natural_key(&a.0).cmp(&natural_key(&b.0)));
+        vars.sort_by_key(|(name, _)| natural_key(name));
         let mut order = Vec::new();
         for (name, t) in &vars {
             let (module, param) = name.rsplit_once('.').unwrap_or(("", name.as_str()));
