@@ -97,6 +97,7 @@ pub fn prelude_dir() -> PathBuf {
 pub struct Engine {
     context: CommandContext,
     forwarder: Forwarder,
+    sink: Arc<dyn Sink>,
     state: Arc<Mutex<RunState>>,
     process: Arc<Mutex<Child>>,
     prelude_loaded: bool,
@@ -116,7 +117,7 @@ impl Engine {
         add_rust_std_to_library_path();
         let (context, outputs) = CommandContext::new().map_err(|e| anyhow::anyhow!("starting evcxr: {e}"))?;
         let process = context.process_handle();
-        let forwarder = Forwarder::start(outputs.stdout, outputs.stderr, sink);
+        let forwarder = Forwarder::start(outputs.stdout, outputs.stderr, sink.clone());
         let grace = std::env::var("TUNA_INTERRUPT_GRACE_SECS")
             .ok()
             .and_then(|s| s.parse().ok())
@@ -125,6 +126,7 @@ impl Engine {
         Ok(Engine {
             context,
             forwarder,
+            sink,
             state: Arc::default(),
             process,
             prelude_loaded: false,
@@ -141,7 +143,7 @@ impl Engine {
         let dep = format!(":dep tuna = {{ path = {:?} }}", dir.display().to_string());
         self.context.execute(&dep).map_err(|e| anyhow::anyhow!("adding the prelude ({dep}): {e}"))?;
         self.context
-            .execute("use tuna::prelude::*;")
+            .execute("use tuna::prelude::*;\n::tuna::kernel::install();")
             .map_err(|e| anyhow::anyhow!("importing the prelude: {e}"))?;
         self.forwarder.flush();
         self.prelude_loaded = true;
@@ -164,9 +166,9 @@ impl Engine {
     /// input.
     pub fn execute(&mut self, code: &str, input: &dyn Fn(&str, bool) -> String) -> Outcome {
         let rewrite = if self.prelude_loaded {
-            rewrite::insert_interrupt_checks(code)
+            rewrite::rewrite_cell(code)
         } else {
-            Rewrite { code: code.to_owned(), insertions: Vec::new() }
+            Rewrite::unchanged(code)
         };
         let variables_before = self.variables();
         {
@@ -207,25 +209,45 @@ impl Engine {
             Ok(_) if events.interrupted => Outcome::Error(interrupted_report()),
             Ok(_) if events.panic.is_some() => {
                 let (location, message) = events.panic.unwrap_or_default();
-                let location = location.trim_start_matches("thread 'main' panicked at ").trim_end_matches(':');
+                // `src/lib.rs` is evcxr's generated crate: its lines mean nothing to the user.
+                let place = location.filter(|l| !l.starts_with("src/lib.rs")).map(|l| format!(" at {l}")).unwrap_or_default();
                 Outcome::Error(ErrorReport {
                     ename: "panic".into(),
                     evalue: message.clone(),
                     traceback: vec![
-                        format!("\x1b[31;1mpanic\x1b[0m: {message}"),
-                        format!("  (at {location} of the generated code; variables defined before this cell are kept)"),
+                        format!("\x1b[31;1mpanic\x1b[0m{place}: {message}"),
+                        "Variables defined before this cell are kept.".into(),
                     ],
                 })
             }
-            Ok(outputs) => Outcome::Ok(
-                outputs.content_by_mime_type.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
-            ),
+            Ok(outputs) => {
+                if let Some(total) = outputs.timing {
+                    // `:timing` is on: say where the time went, as evcxr's REPL does.
+                    let phases: Vec<String> = outputs
+                        .phases
+                        .iter()
+                        .map(|p| format!("{} {} ms", p.name, p.duration.as_millis()))
+                        .collect();
+                    let text = format!("Took {} ms ({})\n", total.as_millis(), phases.join(", "));
+                    self.sink.publish("stream", serde_json::json!({ "name": "stderr", "text": text }));
+                }
+                Outcome::Ok(outputs.content_by_mime_type.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+            }
         }
     }
 
     /// Mutes (or unmutes) the cell's output, for silent executions.
     pub fn mute(&self, muted: bool) {
         self.forwarder.mute(muted);
+    }
+
+    /// Loads rust-analyzer's view of the prelude and its dependencies. evcxr asks
+    /// rust-analyzer for the type of each new variable; the first time, it reads every crate
+    /// (seconds to tens of seconds), so the kernel does it while the notebook is idle rather
+    /// than during the first `let`.
+    pub fn warm_analysis(&mut self) {
+        let code = "let tuna_warm_up = tch::Tensor::from_slice(&[1.0f32]);\ntuna_warm_up.";
+        let _ = self.context.completions(code, code.len());
     }
 
     /// Completions at byte offset `position` of `code`: (start, end, candidates) in bytes.

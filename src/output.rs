@@ -36,8 +36,8 @@ pub trait Sink: Send + Sync {
 pub struct CellEvents {
     /// The cell was stopped by an interrupt check.
     pub interrupted: bool,
-    /// The first panic of the cell's main thread: its location line and message.
-    pub panic: Option<(String, String)>,
+    /// The cell's panic: where (when known) and its message.
+    pub panic: Option<(Option<String>, String)>,
 }
 
 enum Control {
@@ -177,11 +177,13 @@ impl State {
     }
 
     fn stderr_line(&mut self, line: String) {
-        // The default panic hook writes "thread 'main' panicked at FILE:L:C:" then the message.
-        if line.starts_with("thread 'main' panicked at ") {
+        // Without the prelude's hook, the default panic hook writes
+        // "thread '<unnamed>' (ID) panicked at FILE:L:C:" then the message.
+        if line.starts_with("thread '") && line.contains(" panicked at ") {
             self.in_panic = true;
             if self.events.panic.is_none() {
-                self.events.panic = Some((line, String::new()));
+                let location = line.split(" panicked at ").nth(1).map(|l| l.trim_end_matches(':').to_owned());
+                self.events.panic = Some((location, String::new()));
             }
             return;
         }
@@ -217,6 +219,13 @@ impl State {
         let content = msg["content"].clone();
         match msg_type.as_str() {
             "tuna_interrupted" => self.events.interrupted = true,
+            "tuna_panic" => {
+                if self.events.panic.is_none() {
+                    let location = content["location"].as_str().map(str::to_owned);
+                    let message = content["message"].as_str().unwrap_or_default().to_owned();
+                    self.events.panic = Some((location, message));
+                }
+            }
             _ if self.muted => {}
             "update_display_data" => {
                 let id = content["transient"]["display_id"].as_str().unwrap_or_default().to_owned();
@@ -339,7 +348,7 @@ mod tests {
         let (_out_tx, out_rx) = crossbeam_channel::unbounded();
         let (err_tx, err_rx) = crossbeam_channel::unbounded();
         let fwd = Forwarder::start(out_rx, err_rx, sink.clone());
-        err_tx.send("thread 'main' panicked at src/lib.rs:3:5:".into()).unwrap();
+        err_tx.send("thread '<unnamed>' (42) panicked at src/lib.rs:3:5:".into()).unwrap();
         err_tx.send("boom".into()).unwrap();
         err_tx.send("note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace".into()).unwrap();
         err_tx.send("after".into()).unwrap();

@@ -1,42 +1,76 @@
-//! Makes the loops a cell writes stop at the stop button.
+//! Rewrites a cell before it is compiled, keeping every line where the user wrote it.
 //!
-//! A loop in a cell that never calls the prelude would run on after an interrupt, and the only
-//! way out would be killing the process that holds every variable. Since the kernel compiles
-//! the cell, it inserts `::tuna::interrupt::check();` at the top of each `for`, `while` and
-//! `loop` body, on the same line, so line numbers in compiler errors stay right; [`Rewrite`]
-//! remembers each insertion so that columns can be mapped back too.
+//! - **Interrupt checks**: a loop in a cell that never calls the prelude would run on after an
+//!   interrupt, and the only way out would be killing the process that holds every variable.
+//!   Since the kernel compiles the cell, it inserts `::tuna::interrupt::check();` at the top of
+//!   each `for`, `while` and `loop` body.
+//! - **One compile for the final value**: evcxr shows a cell's final expression by trying
+//!   `.evcxr_display()`, and on the compile error recompiles with `Debug` — two compiles for
+//!   `1 + 1`. The kernel instead wraps it as `(&&Final(&(EXPR))).tuna_final();`, which picks
+//!   `Render` or `Debug` at compile time (see `prelude/src/display/mod.rs`).
+//!
+//! Insertions never add lines, so rustc's line numbers stay right; [`Rewrite`] remembers each
+//! insertion so that columns map back too.
 
 use proc_macro2::LineColumn;
+use syn::spanned::Spanned;
 use syn::visit::Visit;
 
 /// The statement inserted at the top of each loop body.
 pub const CHECK: &str = "::tuna::interrupt::check();";
+const FINAL_OPEN: &str = "(&&::tuna::display::Final(&(";
+const FINAL_CLOSE: &str = "))).tuna_final();";
 
-/// A cell's code with interrupt checks inserted, and where they went.
+/// Text inserted before the character at (1-based `line`, 0-based `column`) of the user's code.
 #[derive(Debug, Clone, PartialEq)]
+struct Insertion {
+    line: usize,
+    column: usize,
+    text: &'static str,
+}
+
+/// A cell's code as compiled, and where text was inserted.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Rewrite {
     /// The code to compile.
     pub code: String,
-    /// (1-based line, 1-based column in characters) where each check was inserted, in order.
-    pub insertions: Vec<(usize, usize)>,
+    insertions: Vec<Insertion>,
 }
 
 impl Rewrite {
-    /// Maps a 1-based (line, column) in the rewritten code back to the user's code.
+    /// The code as the user wrote it, unchanged.
+    pub fn unchanged(code: &str) -> Self {
+        Rewrite { code: code.to_owned(), insertions: Vec::new() }
+    }
+
+    /// Maps a 1-based (line, column) of the compiled code back to the user's code; a position
+    /// inside inserted text maps to where it was inserted.
     pub fn original_position(&self, line: usize, column: usize) -> (usize, usize) {
-        let shift = self
-            .insertions
-            .iter()
-            .filter(|&&(l, c)| l == line && c < column)
-            .count()
-            * CHECK.chars().count();
-        (line, column.saturating_sub(shift).max(1))
+        let mut shift = 0;
+        for ins in self.insertions.iter().filter(|i| i.line == line) {
+            let len = ins.text.chars().count();
+            let start = ins.column + 1 + shift;
+            if column >= start + len {
+                shift += len;
+            } else if column >= start {
+                return (line, ins.column + 1);
+            } else {
+                break;
+            }
+        }
+        (line, column - shift)
+    }
+
+    /// How many interrupt checks were inserted.
+    #[cfg(test)]
+    pub fn checks(&self) -> usize {
+        self.insertions.iter().filter(|i| i.text == CHECK).count()
     }
 }
 
-/// Inserts interrupt checks into `code`. Code that does not parse (the compiler will report
-/// it) and lines that are evcxr commands (`:dep …`) are left as they are.
-pub fn insert_interrupt_checks(code: &str) -> Rewrite {
+/// Rewrites `code` (see the module docs). Code that does not parse (the compiler will report
+/// it) is left as it is; lines that are evcxr commands (`:dep …`) are never touched.
+pub fn rewrite_cell(code: &str) -> Rewrite {
     // Blank out command lines so that the rest parses; offsets stay the same.
     let parseable: String = code
         .split_inclusive('\n')
@@ -50,31 +84,66 @@ pub fn insert_interrupt_checks(code: &str) -> Rewrite {
         .collect();
     // A cell is a block body: items, statements and a final expression.
     let Ok(block) = syn::parse_str::<syn::Block>(&format!("{{\n{parseable}\n}}")) else {
-        return Rewrite { code: code.to_owned(), insertions: Vec::new() };
+        return Rewrite::unchanged(code);
     };
     let mut finder = LoopBodies::default();
     finder.visit_block(&block);
     // Positions are in the wrapped text: one line ("{") above the code.
-    let mut points: Vec<(usize, usize)> =
-        finder.opens.iter().map(|p| (p.line - 1, p.column + 1)).collect();
-    points.sort_unstable();
-    points.dedup();
-
-    let mut out = String::with_capacity(code.len() + points.len() * CHECK.len());
-    let mut next = points.iter().peekable();
-    for (index, line) in code.split_inclusive('\n').enumerate() {
-        let line_no = index + 1;
-        for (col, c) in line.chars().enumerate() {
-            out.push(c);
-            while next.peek().is_some_and(|&&(l, pc)| l == line_no && pc == col + 1) {
-                out.push_str(CHECK);
-                next.next();
-            }
-        }
+    let at = |p: LineColumn, text| Insertion { line: p.line - 1, column: p.column, text };
+    let mut insertions: Vec<Insertion> =
+        finder.opens.iter().map(|p| at(LineColumn { line: p.line, column: p.column + 1 }, CHECK)).collect();
+    if let Some((start, end)) = final_expression(&block) {
+        insertions.push(at(start, FINAL_OPEN));
+        insertions.push(at(end, FINAL_CLOSE));
     }
-    // Columns are reported 1-based, pointing at the first inserted character.
-    let insertions = points.iter().map(|&(l, c)| (l, c + 1)).collect();
-    Rewrite { code: out, insertions }
+    // Stable: an opening wrapper and a loop check at one place keep their order.
+    insertions.sort_by_key(|i| (i.line, i.column));
+    insertions.dedup();
+    Rewrite { code: apply(code, &insertions), insertions }
+}
+
+fn apply(code: &str, insertions: &[Insertion]) -> String {
+    let mut out = String::with_capacity(code.len() + insertions.len() * 32);
+    let mut next = insertions.iter().peekable();
+    let mut push_due = |out: &mut String, line: usize, column: usize| {
+        while let Some(ins) = next.next_if(|i| (i.line, i.column) <= (line, column)) {
+            out.push_str(ins.text);
+        }
+    };
+    let mut line_no = 1;
+    for line in code.split_inclusive('\n') {
+        let mut column = 0;
+        for c in line.chars() {
+            if c == '\n' {
+                break;
+            }
+            push_due(&mut out, line_no, column);
+            out.push(c);
+            column += 1;
+        }
+        push_due(&mut out, line_no, column);
+        if line.ends_with('\n') {
+            out.push('\n');
+        }
+        line_no += 1;
+    }
+    push_due(&mut out, usize::MAX, usize::MAX);
+    out
+}
+
+/// The span of the cell's final expression, when it has one worth showing.
+fn final_expression(block: &syn::Block) -> Option<(LineColumn, LineColumn)> {
+    let span = match block.stmts.last()? {
+        syn::Stmt::Expr(expr, None) => match expr {
+            // Loops are always `()`; items and blocks keep evcxr's handling.
+            syn::Expr::ForLoop(_) | syn::Expr::While(_) | syn::Expr::Block(_) | syn::Expr::Unsafe(_) => return None,
+            syn::Expr::Const(_) | syn::Expr::Async(_) | syn::Expr::TryBlock(_) => return None,
+            expr => expr.span(),
+        },
+        syn::Stmt::Macro(m) if m.semi_token.is_none() => m.span(),
+        _ => return None,
+    };
+    Some((span.start(), span.end()))
 }
 
 /// Collects the opening brace of every loop body outside `const` contexts.
@@ -121,7 +190,7 @@ impl<'ast> Visit<'ast> for LoopBodies {
     fn visit_item_const(&mut self, _: &'ast syn::ItemConst) {}
     fn visit_item_static(&mut self, _: &'ast syn::ItemStatic) {}
     fn visit_expr_const(&mut self, _: &'ast syn::ExprConst) {}
-    // Array lengths and const generic arguments are const contexts too.
+    // Array lengths are const contexts too.
     fn visit_type_array(&mut self, node: &'ast syn::TypeArray) {
         self.visit_type(&node.elem);
     }
@@ -133,36 +202,50 @@ mod tests {
 
     #[test]
     fn checks_go_at_the_top_of_each_loop_body() {
-        let code = "let mut n = 0;\nfor i in 0..10 { n += i; }\nwhile n > 0 {\n    n -= 1;\n    loop { break; }\n}\nn";
-        let r = insert_interrupt_checks(code);
+        let code = "let mut n = 0;\nfor i in 0..10 { n += i; }\nwhile n > 0 {\n    n -= 1;\n    loop { break; }\n}";
+        let r = rewrite_cell(code);
         assert_eq!(
             r.code,
-            format!("let mut n = 0;\nfor i in 0..10 {{{CHECK} n += i; }}\nwhile n > 0 {{{CHECK}\n    n -= 1;\n    loop {{{CHECK} break; }}\n}}\nn")
+            format!("let mut n = 0;\nfor i in 0..10 {{{CHECK} n += i; }}\nwhile n > 0 {{{CHECK}\n    n -= 1;\n    loop {{{CHECK} break; }}\n}}")
         );
-        assert_eq!(r.insertions, vec![(2, 17), (3, 14), (5, 11)]);
+        assert_eq!(r.checks(), 3);
+    }
+
+    #[test]
+    fn the_final_expression_is_wrapped_once() {
+        let r = rewrite_cell("let x = 1;\nx +\n  1");
+        assert_eq!(r.code, format!("let x = 1;\n{FINAL_OPEN}x +\n  1{FINAL_CLOSE}"));
+        let r = rewrite_cell("vec![1, 2]");
+        assert_eq!(r.code, format!("{FINAL_OPEN}vec![1, 2]{FINAL_CLOSE}"));
+        for unchanged in ["let x = 1;", "for i in 0..2 {}", "println!(\"x\");", "fn f() {}"] {
+            assert_eq!(rewrite_cell(unchanged).code.matches(FINAL_OPEN).count(), 0, "{unchanged}");
+        }
     }
 
     #[test]
     fn columns_map_back_past_insertions() {
-        let r = insert_interrupt_checks("for i in 0..3 { let x: u8 = \"s\"; }");
+        let r = rewrite_cell("for i in 0..3 { let x: u8 = \"s\"; }");
         let len = CHECK.chars().count();
         assert_eq!(r.original_position(1, 30 + len), (1, 30));
         assert_eq!(r.original_position(1, 5), (1, 5));
+        assert_eq!(r.original_position(1, 17), (1, 16));
+        let r = rewrite_cell("1 + x");
+        assert_eq!(r.original_position(1, FINAL_OPEN.len() + 5), (1, 5));
     }
 
     #[test]
     fn const_contexts_commands_and_broken_code_are_left_alone() {
         let code = ":dep foo = \"1\"\nconst fn f() -> u32 { let mut i = 0; while i < 3 { i += 1; } i }\nconst N: usize = { let mut i = 0; loop { break i; } };";
-        assert_eq!(insert_interrupt_checks(code).code, code);
+        assert_eq!(rewrite_cell(code).code, code);
         let broken = "for i in 0..3 {";
-        assert_eq!(insert_interrupt_checks(broken).code, broken);
+        assert_eq!(rewrite_cell(broken).code, broken);
     }
 
     #[test]
     fn nested_functions_and_closures_in_items_get_checks() {
         let code = "fn spin() { loop {} }\nlet f = || { for _ in 0..2 {} };";
-        let r = insert_interrupt_checks(code);
-        assert_eq!(r.insertions.len(), 2);
+        let r = rewrite_cell(code);
+        assert_eq!(r.checks(), 2);
         assert!(r.code.contains(&format!("loop {{{CHECK}}}")));
     }
 }

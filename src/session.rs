@@ -141,7 +141,24 @@ impl Evaluator {
         let prelude_error = engine.load_prelude().err().map(|e| format!("{e:#}"));
         let mut this = Evaluator { shared, engine, execution_count: 0, prelude_error };
         let mut deferred = VecDeque::new();
-        while let Some(job) = deferred.pop_front().or_else(|| jobs.recv().ok()) {
+        let mut analysis_warm = false;
+        loop {
+            let job = match deferred.pop_front().map(Ok).unwrap_or_else(|| jobs.try_recv()) {
+                Ok(job) => job,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    if !analysis_warm {
+                        // Idle: prepare rust-analyzer now so that the first `let` is quick.
+                        this.engine.warm_analysis();
+                        analysis_warm = true;
+                        continue;
+                    }
+                    match jobs.recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    }
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
+            };
             let msg = job.msg;
             this.shared.busy(&msg);
             *lock(&this.shared.current) = Some(msg.clone());

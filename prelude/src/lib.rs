@@ -12,6 +12,7 @@ pub mod display;
 pub mod error;
 pub mod input;
 pub mod interrupt;
+pub mod kernel;
 pub mod models;
 pub mod plot;
 pub mod progress;

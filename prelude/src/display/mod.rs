@@ -109,6 +109,39 @@ pub fn evcxr_print(bundle: &MimeBundle) {
     let _ = out.flush();
 }
 
+/// How the kernel shows a cell's final value. The kernel turns a final expression `EXPR` into
+/// `(&&Final(&(EXPR))).tuna_final();`: method resolution picks [`__TunaFinalRender`] when the
+/// value implements [`Render`] and [`__TunaFinalDebug`] (its `Debug` text) otherwise, at
+/// compile time, so a cell compiles once (evcxr tries `evcxr_display` and recompiles on
+/// failure).
+#[doc(hidden)]
+pub struct Final<'a, T: ?Sized>(pub &'a T);
+
+#[doc(hidden)]
+pub trait __TunaFinalRender {
+    fn tuna_final(&self);
+}
+
+impl<T: Render + ?Sized> __TunaFinalRender for &Final<'_, T> {
+    fn tuna_final(&self) {
+        evcxr_print(&self.0.render());
+    }
+}
+
+#[doc(hidden)]
+pub trait __TunaFinalDebug {
+    fn tuna_final(&self);
+}
+
+impl<T: std::fmt::Debug + ?Sized> __TunaFinalDebug for Final<'_, T> {
+    fn tuna_final(&self) {
+        // A statement-like final expression (`println!(…)`) has nothing to show.
+        if std::any::type_name::<T>() != "()" {
+            evcxr_print(&MimeBundle::text(format!("{:?}", self.0)));
+        }
+    }
+}
+
 /// Gives a type that implements [`Render`] an `evcxr_display` method, so that it shows itself
 /// richly when it is the last expression of a cell.
 #[macro_export]
@@ -128,6 +161,14 @@ impl_evcxr_display!(Html, Svg, Png, Markdown, Json, Text, MimeBundle);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn final_values_pick_render_over_debug() {
+        // Compiles only if both paths resolve; which one runs is visible in the output type.
+        (&&Final(&Html::new("<b>x</b>"))).tuna_final();
+        (&&Final(&42)).tuna_final();
+        (&&Final(&())).tuna_final();
+    }
 
     #[test]
     fn display_ids_are_unique() {

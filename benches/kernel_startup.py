@@ -1,0 +1,80 @@
+"""Kernel start-up and per-cell latency: tuna vs evcxr_jupyter 0.22, through jupyter_client.
+
+For each kernel, with a warm build cache (one untimed start first): the time from starting the
+kernel to the result of the first cell that uses the prelude (for evcxr_jupyter the cell adds
+the same prelude crate with `:dep`), and the median of 20 runs of `1 + 1`.
+Usage: python kernel_startup.py EVCXR_JUPYTER_BINARY PRELUDE_DIR  (prints JSON lines)
+"""
+import json, os, statistics, sys, tempfile, time
+from jupyter_client.manager import KernelManager
+
+EVCXR, PRELUDE = sys.argv[1], sys.argv[2]
+FIRST_CELL = 'tch::Tensor::from_slice(&[1.0f32, 2.0]).sum(tch::Kind::Float).double_value(&[])'
+
+
+def execute(kc, code, timeout=900):
+    msg_id = kc.execute(code)
+    while True:
+        reply = kc.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"{code!r} failed: {reply['content'].get('evalue')}")
+    # Wait for idle so that the next cell starts clean.
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status" \
+                and msg["content"]["execution_state"] == "idle":
+            return
+
+
+def measure(kernel_name, first_cell, env):
+    km = KernelManager(kernel_name=kernel_name)
+    start = time.perf_counter()
+    km.start_kernel(env={**os.environ, **env})
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=900)
+        execute(kc, first_cell)
+        first = time.perf_counter() - start
+        trivial = []
+        for _ in range(20):
+            t = time.perf_counter()
+            execute(kc, "1 + 1")
+            trivial.append(time.perf_counter() - t)
+        return first, statistics.median(trivial)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def main():
+    kernels = tempfile.mkdtemp(prefix="tuna-bench-kernels-")
+    os.makedirs(f"{kernels}/kernels/evcxr-bench")
+    with open(f"{kernels}/kernels/evcxr-bench/kernel.json", "w") as f:
+        json.dump({"argv": [EVCXR, "--control_file", "{connection_file}"], "display_name": "Rust (evcxr)",
+                   "language": "rust", "interrupt_mode": "message"}, f)
+    os.environ["JUPYTER_PATH"] = kernels + os.pathsep + os.environ.get("JUPYTER_PATH", "")
+    evcxr_tmp = os.path.join(os.environ.get("TUNA_CACHE", os.path.expanduser("~/.cache/tuna")), "evcxr-jupyter-tmp")
+    os.makedirs(evcxr_tmp, exist_ok=True)
+    evcxr_first = f':dep tuna = {{ path = "{PRELUDE}" }}\nuse tuna::prelude::*;\n{FIRST_CELL}'
+    runs = {
+        "tuna": ("tuna", FIRST_CELL, {}),
+        "evcxr_jupyter": ("evcxr-bench", evcxr_first, {"EVCXR_TMPDIR": evcxr_tmp}),
+    }
+    results = {}
+    for name, (kernel, cell, env) in runs.items():
+        measure(kernel, cell, env)  # warm the caches, untimed
+        results[name] = measure(kernel, cell, env)
+        print(json.dumps({"kernel": name, "first_prelude_cell_s": round(results[name][0], 3),
+                          "trivial_cell_median_s": round(results[name][1], 3)}), flush=True)
+    tuna, evcxr = results["tuna"], results["evcxr_jupyter"]
+    for entry, idx in (("kernel_first_cell", 0), ("kernel_trivial_cell", 1)):
+        print(json.dumps({"name": entry, "rust": round(tuna[idx], 3), "python": round(evcxr[idx], 3),
+                          "ratio": round(evcxr[idx] / tuna[idx], 2), "unit": "s",
+                          "reference": "evcxr_jupyter 0.22"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
