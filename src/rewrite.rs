@@ -3,7 +3,9 @@
 //! - **Interrupt checks**: a loop in a cell that never calls the prelude would run on after an
 //!   interrupt, and the only way out would be killing the process that holds every variable.
 //!   Since the kernel compiles the cell, it inserts `::tuna::interrupt::check();` at the top of
-//!   each `for`, `while` and `loop` body.
+//!   each `while` and `loop` body, and wraps the iterator of each `for` loop as
+//!   `(&&::tuna::interrupt::Checked::new(EXPR)).tuna_loop()`: a check before each item, except
+//!   for prelude loops (a progress bar, a loader), which end cleanly by themselves.
 //! - **One compile for the final value**: evcxr shows a cell's final expression by trying
 //!   `.evcxr_display()`, and on the compile error recompiles with `Debug` — two compiles for
 //!   `1 + 1`. The kernel instead wraps it as `(&&Final(&(EXPR))).tuna_final();`, which picks
@@ -18,6 +20,8 @@ use syn::visit::Visit;
 
 /// The statement inserted at the top of each loop body.
 pub const CHECK: &str = "::tuna::interrupt::check();";
+const FOR_OPEN: &str = "(&&::tuna::interrupt::Checked::new(";
+const FOR_CLOSE: &str = ")).tuna_loop()";
 const FINAL_OPEN: &str = "(&&::tuna::display::Final(&(";
 const FINAL_CLOSE: &str = "))).tuna_final();";
 
@@ -64,7 +68,7 @@ impl Rewrite {
     /// How many interrupt checks were inserted.
     #[cfg(test)]
     pub fn checks(&self) -> usize {
-        self.insertions.iter().filter(|i| i.text == CHECK).count()
+        self.insertions.iter().filter(|i| i.text == CHECK || i.text == FOR_OPEN).count()
     }
 }
 
@@ -92,6 +96,10 @@ pub fn rewrite_cell(code: &str) -> Rewrite {
     let at = |p: LineColumn, text| Insertion { line: p.line - 1, column: p.column, text };
     let mut insertions: Vec<Insertion> =
         finder.opens.iter().map(|p| at(LineColumn { line: p.line, column: p.column + 1 }, CHECK)).collect();
+    for &(start, end) in &finder.iterators {
+        insertions.push(at(start, FOR_OPEN));
+        insertions.push(at(end, FOR_CLOSE));
+    }
     if let Some((start, end)) = final_expression(&block) {
         insertions.push(at(start, FINAL_OPEN));
         insertions.push(at(end, FINAL_CLOSE));
@@ -146,15 +154,18 @@ fn final_expression(block: &syn::Block) -> Option<(LineColumn, LineColumn)> {
     Some((span.start(), span.end()))
 }
 
-/// Collects the opening brace of every loop body outside `const` contexts.
+/// Collects, outside `const` contexts, the opening brace of every `while` and `loop` body and
+/// the span of every `for` loop's iterator.
 #[derive(Default)]
 struct LoopBodies {
     opens: Vec<LineColumn>,
+    iterators: Vec<(LineColumn, LineColumn)>,
 }
 
 impl<'ast> Visit<'ast> for LoopBodies {
     fn visit_expr_for_loop(&mut self, node: &'ast syn::ExprForLoop) {
-        self.opens.push(node.body.brace_token.span.open().start());
+        let span = node.expr.span();
+        self.iterators.push((span.start(), span.end()));
         syn::visit::visit_expr_for_loop(self, node);
     }
 
@@ -201,12 +212,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn checks_go_at_the_top_of_each_loop_body() {
+    fn every_loop_gets_a_check() {
         let code = "let mut n = 0;\nfor i in 0..10 { n += i; }\nwhile n > 0 {\n    n -= 1;\n    loop { break; }\n}";
         let r = rewrite_cell(code);
         assert_eq!(
             r.code,
-            format!("let mut n = 0;\nfor i in 0..10 {{{CHECK} n += i; }}\nwhile n > 0 {{{CHECK}\n    n -= 1;\n    loop {{{CHECK} break; }}\n}}")
+            format!("let mut n = 0;\nfor i in {FOR_OPEN}0..10{FOR_CLOSE} {{ n += i; }}\nwhile n > 0 {{{CHECK}\n    n -= 1;\n    loop {{{CHECK} break; }}\n}}")
         );
         assert_eq!(r.checks(), 3);
     }
@@ -224,11 +235,11 @@ mod tests {
 
     #[test]
     fn columns_map_back_past_insertions() {
-        let r = rewrite_cell("for i in 0..3 { let x: u8 = \"s\"; }");
+        let r = rewrite_cell("while true { let x: u8 = \"s\"; }");
         let len = CHECK.chars().count();
-        assert_eq!(r.original_position(1, 30 + len), (1, 30));
+        assert_eq!(r.original_position(1, 27 + len), (1, 27));
         assert_eq!(r.original_position(1, 5), (1, 5));
-        assert_eq!(r.original_position(1, 17), (1, 16));
+        assert_eq!(r.original_position(1, 14), (1, 13));
         let r = rewrite_cell("1 + x");
         assert_eq!(r.original_position(1, FINAL_OPEN.len() + 5), (1, 5));
     }
@@ -247,5 +258,6 @@ mod tests {
         let r = rewrite_cell(code);
         assert_eq!(r.checks(), 2);
         assert!(r.code.contains(&format!("loop {{{CHECK}}}")));
+        assert!(r.code.contains(&format!("for _ in {FOR_OPEN}0..2{FOR_CLOSE} {{}}")));
     }
 }

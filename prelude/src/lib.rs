@@ -27,6 +27,8 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::input::*;
     pub use crate::interrupt;
+    #[doc(hidden)]
+    pub use crate::interrupt::{__TunaCheckedLoop, __TunaCleanLoop};
     pub use crate::models::{
         cosine_similarity, mean_pooling, BertConfig, BertForMaskedLM, BertForSequenceClassification,
         BertForTokenClassification, BertModel, GPT2Config, GPT2LMHeadModel, GPT2Model, Generation, Linear,

@@ -215,6 +215,8 @@ impl<I: Iterator> Iterator for Progress<I> {
     }
 }
 
+impl<I> interrupt::StopsCleanly for Progress<I> {}
+
 /// Wraps an iterator in a progress bar that stops cleanly at the stop button.
 pub fn progress<I: IntoIterator>(iter: I) -> Progress<I::IntoIter> {
     let inner = iter.into_iter();

@@ -208,6 +208,8 @@ impl Batches {
     }
 }
 
+impl interrupt::StopsCleanly for Batches {}
+
 impl Iterator for Batches {
     type Item = Result<Batch>;
 
