@@ -100,9 +100,14 @@ pub fn rewrite_cell(code: &str) -> Rewrite {
         insertions.push(at(start, FOR_OPEN));
         insertions.push(at(end, FOR_CLOSE));
     }
-    if let Some((start, end)) = final_expression(&block) {
-        insertions.push(at(start, FINAL_OPEN));
-        insertions.push(at(end, FINAL_CLOSE));
+    match final_expression(&block) {
+        Some(Final::Show(start, end)) => {
+            insertions.push(at(start, FINAL_OPEN));
+            insertions.push(at(end, FINAL_CLOSE));
+        }
+        // A `for` or `while` loop ending a cell has no value: evcxr would print `()`.
+        Some(Final::Terminate(end)) => insertions.push(at(end, ";")),
+        None => {}
     }
     // Stable: an opening wrapper and a loop check at one place keep their order.
     insertions.sort_by_key(|i| (i.line, i.column));
@@ -139,19 +144,25 @@ fn apply(code: &str, insertions: &[Insertion]) -> String {
     out
 }
 
-/// The span of the cell's final expression, when it has one worth showing.
-fn final_expression(block: &syn::Block) -> Option<(LineColumn, LineColumn)> {
+/// What to do with a cell's final expression.
+enum Final {
+    /// Show its value: wrap it from start to end.
+    Show(LineColumn, LineColumn),
+    /// It has no value: end it with `;` there.
+    Terminate(LineColumn),
+}
+
+fn final_expression(block: &syn::Block) -> Option<Final> {
     let span = match block.stmts.last()? {
         syn::Stmt::Expr(expr, None) => match expr {
-            // Loops are always `()`; items and blocks keep evcxr's handling.
-            syn::Expr::ForLoop(_) | syn::Expr::While(_) | syn::Expr::Block(_) | syn::Expr::Unsafe(_) => return None,
+            syn::Expr::ForLoop(_) | syn::Expr::While(_) => return Some(Final::Terminate(expr.span().end())),
             syn::Expr::Const(_) | syn::Expr::Async(_) | syn::Expr::TryBlock(_) => return None,
             expr => expr.span(),
         },
         syn::Stmt::Macro(m) if m.semi_token.is_none() => m.span(),
         _ => return None,
     };
-    Some((span.start(), span.end()))
+    Some(Final::Show(span.start(), span.end()))
 }
 
 /// Collects, outside `const` contexts, the opening brace of every `while` and `loop` body and
@@ -217,7 +228,7 @@ mod tests {
         let r = rewrite_cell(code);
         assert_eq!(
             r.code,
-            format!("let mut n = 0;\nfor i in {FOR_OPEN}0..10{FOR_CLOSE} {{ n += i; }}\nwhile n > 0 {{{CHECK}\n    n -= 1;\n    loop {{{CHECK} break; }}\n}}")
+            format!("let mut n = 0;\nfor i in {FOR_OPEN}0..10{FOR_CLOSE} {{ n += i; }}\nwhile n > 0 {{{CHECK}\n    n -= 1;\n    loop {{{CHECK} break; }}\n}};")
         );
         assert_eq!(r.checks(), 3);
     }
@@ -228,6 +239,7 @@ mod tests {
         assert_eq!(r.code, format!("let x = 1;\n{FINAL_OPEN}x +\n  1{FINAL_CLOSE}"));
         let r = rewrite_cell("vec![1, 2]");
         assert_eq!(r.code, format!("{FINAL_OPEN}vec![1, 2]{FINAL_CLOSE}"));
+        assert!(rewrite_cell("for i in 0..2 {}").code.ends_with("{};"));
         for unchanged in ["let x = 1;", "for i in 0..2 {}", "println!(\"x\");", "fn f() {}"] {
             assert_eq!(rewrite_cell(unchanged).code.matches(FINAL_OPEN).count(), 0, "{unchanged}");
         }

@@ -103,6 +103,8 @@ impl LineChart {
             .configure_mesh()
             .x_desc(self.x_label.as_str())
             .y_desc(self.y_label.as_str())
+            .x_label_formatter(&|v| tidy(*v))
+            .y_label_formatter(&|v| tidy(*v))
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
         for (i, (name, points)) in self.series.iter().enumerate() {
@@ -121,6 +123,14 @@ impl LineChart {
         }
         Ok(())
     }
+}
+
+/// An axis label: no "-0.0", no needless digits.
+fn tidy(v: f64) -> String {
+    let v = if v.abs() < 1e-12 { 0.0 } else { v };
+    let text = format!("{v:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" { "0".into() } else { text.to_owned() }
 }
 
 impl Render for LineChart {
