@@ -22,6 +22,12 @@ if ! cmp -s scripts/requirements.txt "$stamp"; then
 fi
 . scripts/env.sh
 
+# evcxr links each cell with mold when it is installed: much faster than the system linker.
+if ! command -v mold >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  step "installing the mold linker (faster cells)"
+  apt-get install -y -q mold >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q mold >/dev/null 2>&1; } || echo "mold not installed; cells link with the system linker" >&2
+fi
+
 step "fetching models and data into $TUNA_DATA"
 bash scripts/fetch-data.sh
 

@@ -140,11 +140,12 @@ impl Engine {
         let dir = prelude_dir();
         let toml = dir.join("Cargo.toml");
         anyhow::ensure!(toml.exists(), "the tuna prelude is not at {} (set TUNA_PRELUDE)", dir.display());
-        let dep = format!(":dep tuna = {{ path = {:?} }}", dir.display().to_string());
-        self.context.execute(&dep).map_err(|e| anyhow::anyhow!("adding the prelude ({dep}): {e}"))?;
-        self.context
-            .execute("use tuna::prelude::*;\n::tuna::kernel::install();")
-            .map_err(|e| anyhow::anyhow!("importing the prelude: {e}"))?;
+        // One cell, one compile: the dependency, the import and the kernel's hooks.
+        let cell = format!(
+            ":dep tuna = {{ path = {:?} }}\nuse tuna::prelude::*;\n::tuna::kernel::install();",
+            dir.display().to_string()
+        );
+        self.context.execute(&cell).map_err(|e| anyhow::anyhow!("loading the prelude from {}: {e}", dir.display()))?;
         self.forwarder.flush();
         self.prelude_loaded = true;
         Ok(())
