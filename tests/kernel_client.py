@@ -175,6 +175,9 @@ class Kernel:
     def warm_up(self, code: str = "1 + 1") -> Execution:
         """Runs the first cell, which waits for the prelude to load."""
         self.first = self.execute(code, timeout=FIRST_CELL_TIMEOUT)
+        # The kernel tells why the prelude did not load with the first cell's output; every
+        # later test would fail in confusing ways, so say it here.
+        assert "prelude could not be loaded" not in self.first.stream("stderr"), self.first.stream("stderr")
         return self.first
 
     def restart(self) -> None:

@@ -259,18 +259,18 @@ def test_input_request_round_trip(kernel):
         'println!("hello {name}");\n(name.len(), secret.len())',
         allow_stdin=True,
     )
-    request = kernel.wait_stdin(msg_id, CELL_TIMEOUT)
-    assert request["msg_type"] == "input_request"
-    assert request["content"]["prompt"] == "Your name: "
-    assert not request["content"]["password"]
-    kernel.kc.input("tuna")
-    request = kernel.wait_stdin(msg_id, REPLY_TIMEOUT)
-    assert request["content"]["prompt"] == "Secret: "
-    assert request["content"]["password"]
-    kernel.kc.input("hunter22")
+    # Answer both requests before asserting anything: a cell left waiting for input would
+    # block every later test.
+    requests = []
+    for answer in ("tuna", "hunter22"):
+        requests.append(kernel.wait_stdin(msg_id, CELL_TIMEOUT))
+        kernel.kc.input(answer)
     ex = kernel.collect(msg_id).assert_ok()
     assert "hello tuna" in ex.stream(), ex.describe()
     assert ex.result == "(4, 8)"
+    assert [r["msg_type"] for r in requests] == ["input_request", "input_request"]
+    assert [bool(r["content"]["password"]) for r in requests] == [False, True]
+    assert [r["content"]["prompt"] for r in requests] == ["Your name: ", "Secret: "]
 
 
 def test_input_without_stdin_does_not_block(kernel):
