@@ -4,7 +4,7 @@
 //! One concern per module: `display` (rich output and in-place updates), `interrupt` (the stop
 //! button), `progress` (loops that show progress and stop cleanly), `device` (CPU / CUDA),
 //! `input` (reading from the notebook user), `plot` (charts), `models` (transformers on
-//! libtorch), `text` (tokenizers), `data` (datasets, collators, loaders).
+//! libtorch), `text` (tokenizers), `data` (datasets, collators, loaders), `train` (the trainer, objectives, metrics).
 
 pub mod data;
 pub mod device;
@@ -17,6 +17,7 @@ pub mod models;
 pub mod plot;
 pub mod progress;
 pub mod text;
+pub mod train;
 
 pub use error::{Error, Result};
 
@@ -39,5 +40,6 @@ pub mod prelude {
     pub use crate::progress::*;
     pub use crate::data::*;
     pub use crate::text::*;
+    pub use crate::train::{Evaluation, History, Objective, Optimizer, Run, Schedule, Stop, Trainer};
     pub use tch::{self, Device, Kind, Tensor};
 }

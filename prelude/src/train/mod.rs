@@ -1,0 +1,21 @@
+//! Training: a [`Trainer`] that runs a model's objective (sequence / token classification,
+//! masked LM, causal LM) with AdamW or SGD, warmup and decay schedules, gradient clipping and
+//! accumulation, evaluation with class metrics, early stopping and keep-best, a live loss curve
+//! and the stop button; a run stopped by the user continues on the next `fit`.
+
+mod fit;
+mod history;
+mod metrics;
+mod objective;
+mod optim;
+mod schedule;
+mod stopping;
+mod trainer;
+
+pub use history::{EvalRecord, History, Run, StepRecord, Stop};
+pub use metrics::{ClassMetrics, ClassScores, Evaluation};
+pub use objective::{LossOptions, Objective, StepOutput, IGNORE_INDEX};
+pub use optim::{decays, Optimizer};
+pub use schedule::{Schedule, Warmup};
+pub use stopping::{BestMetric, EarlyStopping};
+pub use trainer::{StepCallback, TrainConfig, Trainer};
