@@ -1,0 +1,25 @@
+//! Fine-tuning strategies, one value each so an ablation can loop over them: full fine-tuning,
+//! freezing, BitFit and LoRA ([`Strategy`]), applied with `model.tune(&strategy)` to any BERT,
+//! GPT-2 or ViT model; LoRA adapters saved and loaded in PEFT 0.21's files. Mirrors PEFT
+//! (`peft/peft_model.py`, `peft/tuners/lora/`).
+//!
+//! ```no_run
+//! use tuna::prelude::*;
+//! let model = BertForSequenceClassification::pretrained("models/minilm").num_labels(3).load()?;
+//! let lora = LoraConfig::rank(8).alpha(16.0).targets(["query", "value"]).modules_to_save(["classifier"]);
+//! let model = model.tune(&Strategy::Lora(lora))?;
+//! model.save_adapter("runs/lora")?;   // PeftModel.from_pretrained(base, "runs/lora") in Python
+//! model                               // the summary, with PEFT's trainable-parameter line
+//! # ; Ok::<(), tuna::Error>(())
+//! ```
+
+pub mod files;
+pub mod lora;
+pub mod select;
+pub mod strategy;
+pub mod tuned;
+
+pub use lora::{LoraBias, LoraConfig, LoraInit};
+pub use select::{layer_index, Targets};
+pub use strategy::{Freeze, Strategy, Tune};
+pub use tuned::Tuned;

@@ -1,0 +1,440 @@
+//! A model with a fine-tuning strategy applied (PEFT's `PeftModel`): the model itself (reached
+//! through `Deref`, so `tuned.forward(…)` works), and its named LoRA adapters with their
+//! switches — active adapter, on/off, merge into the base weights and back, delete.
+
+use super::lora::{delta_weight, lock, new_control, LoraConfig, LoraInit, LoraModule, SavedModule, SharedControl};
+use super::select::layer_index;
+use super::strategy::{set_trainable, Strategy};
+use crate::display::{MimeBundle, Render};
+use crate::models::{ModelState, ModelSummary, PretrainedModel};
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use tch::{nn, Tensor};
+
+/// LoRA tensors of one adapter on one linear layer.
+pub(crate) struct LayerRecord {
+    pub(crate) linear: String,
+    pub(crate) a: Tensor,
+    pub(crate) b: Tensor,
+    pub(crate) scaling: f64,
+    pub(crate) transposed: bool,
+}
+
+/// A trainable copy of a layer kept by one adapter (`modules_to_save`).
+pub(crate) struct SavedRecord {
+    pub(crate) linear: String,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
+}
+
+/// One named adapter.
+pub(crate) struct AdapterRecord {
+    pub(crate) config: LoraConfig,
+    pub(crate) layers: Vec<LayerRecord>,
+    pub(crate) saved: Vec<SavedRecord>,
+    /// Its variables in the model's store.
+    pub(crate) var_names: Vec<String>,
+}
+
+/// A model with a strategy applied; see [`Strategy`]. Derefs to the model.
+///
+/// ```no_run
+/// use tuna::prelude::*;
+/// let model = BertForSequenceClassification::pretrained("models/minilm").num_labels(3).load()?;
+/// let mut model = model.tune(&Strategy::Lora(LoraConfig::rank(8).targets(["query", "value"])))?;
+/// println!("{}", model.trainable_line()); // trainable params: … || all params: … || trainable%: …
+/// model.merge()?;
+/// model.save_adapter("out/lora")?;
+/// # Ok::<(), tuna::Error>(())
+/// ```
+pub struct Tuned<M: PretrainedModel> {
+    pub(crate) model: M,
+    pub(crate) strategy: Option<Strategy>,
+    pub(crate) control: SharedControl,
+    pub(crate) adapters: BTreeMap<String, AdapterRecord>,
+}
+
+impl<M: PretrainedModel> std::ops::Deref for Tuned<M> {
+    type Target = M;
+    fn deref(&self) -> &M {
+        &self.model
+    }
+}
+
+impl<M: PretrainedModel> std::ops::DerefMut for Tuned<M> {
+    fn deref_mut(&mut self) -> &mut M {
+        &mut self.model
+    }
+}
+
+fn var_path<'a>(root: nn::Path<'a>, dotted: &str) -> nn::Path<'a> {
+    dotted.split('.').fold(root, |p, c| p / c)
+}
+
+impl<M: PretrainedModel> Tuned<M> {
+    /// The model as it is, every parameter's `requires_grad` untouched, no adapter.
+    pub fn wrap(model: M) -> Self {
+        Tuned { model, strategy: None, control: new_control("default"), adapters: BTreeMap::new() }
+    }
+
+    /// The model without the wrapper (adapters stay attached; see [`Tuned::merge_and_unload`]).
+    pub fn into_inner(self) -> M {
+        self.model
+    }
+
+    /// The strategy applied, if any.
+    pub fn strategy(&self) -> Option<&Strategy> {
+        self.strategy.as_ref()
+    }
+
+    /// PEFT's line: `trainable params: T || all params: A || trainable%: P`.
+    pub fn trainable_line(&self) -> String {
+        self.summary().parameter_line()
+    }
+
+    /// Names of the adapters, in order.
+    pub fn adapter_names(&self) -> Vec<String> {
+        self.adapters.keys().cloned().collect()
+    }
+
+    /// The active adapter's name, when there are adapters.
+    pub fn active_adapter(&self) -> Option<String> {
+        let active = lock(&self.control).active.clone();
+        self.adapters.contains_key(&active).then_some(active)
+    }
+
+    /// The configuration of adapter `name`.
+    pub fn adapter_config(&self, name: &str) -> Option<&LoraConfig> {
+        self.adapters.get(name).map(|a| &a.config)
+    }
+
+    /// Adds a LoRA adapter named `name` on the layers `config` targets; the first adapter
+    /// becomes active. Only the active adapter's parameters train.
+    pub fn add_adapter(&mut self, name: &str, config: &LoraConfig) -> Result<()> {
+        config.validate()?;
+        if name.is_empty() || name.contains('.') {
+            return Err(Error::config("adapter_name", format!("`{name}`: must be non-empty and without dots")));
+        }
+        if self.adapters.contains_key(name) {
+            return Err(Error::config("adapter_name", format!("an adapter named `{name}` exists; delete it first or pick another name")));
+        }
+        let linears: Vec<(String, i64, i64, bool, Option<bool>, tch::Kind)> = self
+            .model
+            .linears()
+            .into_iter()
+            .map(|(n, l)| (n, l.in_features(), l.out_features(), l.is_transposed(), l.bias.as_ref().map(|_| true), l.weight.kind()))
+            .collect();
+        let names: Vec<&str> = linears.iter().map(|l| l.0.as_str()).collect();
+        let saved_names = match &config.modules_to_save {
+            Some(t) => t.select(names.iter().copied())?,
+            None => Vec::new(),
+        };
+        let mut targets: Vec<String> = config.targets.select(names.iter().copied())?;
+        targets.retain(|n| !saved_names.contains(n));
+        if let Some(keep) = &config.layers_to_transform {
+            targets.retain(|n| layer_index(n).is_some_and(|i| keep.contains(&i)));
+            if targets.is_empty() {
+                return Err(Error::config("layers_to_transform", format!("no target layer has an index in {keep:?}")));
+            }
+        }
+
+        let scaling = config.scaling();
+        let mut record = AdapterRecord { config: config.clone(), layers: Vec::new(), saved: Vec::new(), var_names: Vec::new() };
+        let root = self.model.var_store().root();
+        for (lname, fan_in, fan_out, transposed, _, kind) in linears.iter().filter(|l| targets.contains(&l.0)) {
+            let init_a = match config.init {
+                // kaiming_uniform_(a=√5) on (r, in): bound = gain·√(3/fan_in), gain = √(2/(1+5)).
+                LoraInit::Kaiming => {
+                    let bound = 1.0 / (*fan_in as f64).sqrt();
+                    nn::Init::Uniform { lo: -bound, up: bound }
+                }
+                LoraInit::Gaussian => nn::Init::Randn { mean: 0.0, stdev: 1.0 / config.r as f64 },
+            };
+            let pa = var_path(root.clone(), &format!("{lname}.lora_A.{name}"));
+            let a = pa.f_var("weight", &[config.r, *fan_in], init_a)?;
+            let pb = var_path(root.clone(), &format!("{lname}.lora_B.{name}"));
+            let b = pb.f_var("weight", &[*fan_out, config.r], nn::Init::Const(0.0))?;
+            for t in [&a, &b] {
+                if t.kind() != *kind {
+                    tch::no_grad(|| t.shallow_clone().set_data(&t.to_kind(*kind)));
+                }
+            }
+            record.var_names.push(format!("{lname}.lora_A.{name}.weight"));
+            record.var_names.push(format!("{lname}.lora_B.{name}.weight"));
+            record.layers.push(LayerRecord { linear: lname.clone(), a, b, scaling, transposed: *transposed });
+        }
+        let originals: BTreeMap<String, (Tensor, Option<Tensor>)> = self
+            .model
+            .linears()
+            .into_iter()
+            .filter(|(n, _)| saved_names.contains(n))
+            .map(|(n, l)| (n, (l.weight.shallow_clone(), l.bias.as_ref().map(Tensor::shallow_clone))))
+            .collect();
+        for (lname, (w, bias)) in &originals {
+            let p = var_path(root.clone(), &format!("{lname}.modules_to_save.{name}"));
+            let weight = p.f_var_copy("weight", &w.detach())?;
+            record.var_names.push(format!("{lname}.modules_to_save.{name}.weight"));
+            let bias = match bias {
+                Some(b) => {
+                    record.var_names.push(format!("{lname}.modules_to_save.{name}.bias"));
+                    Some(p.f_var_copy("bias", &b.detach())?)
+                }
+                None => None,
+            };
+            record.saved.push(SavedRecord { linear: lname.clone(), weight, bias });
+        }
+        drop(root);
+
+        let mut by_name: BTreeMap<String, &mut crate::models::Linear> = self.model.linears_mut().into_iter().collect();
+        for l in &record.layers {
+            if let Some(lin) = by_name.get_mut(&l.linear) {
+                lin.attach(Box::new(LoraModule {
+                    label: format!("lora:{name}"),
+                    adapter: name.to_owned(),
+                    a: l.a.shallow_clone(),
+                    b: l.b.shallow_clone(),
+                    scaling,
+                    dropout: config.dropout,
+                    control: self.control.clone(),
+                }));
+            }
+        }
+        for s in &record.saved {
+            if let Some(lin) = by_name.get_mut(&s.linear) {
+                let transposed = lin.is_transposed();
+                lin.attach(Box::new(SavedModule {
+                    label: format!("modules_to_save:{name}"),
+                    adapter: name.to_owned(),
+                    weight: s.weight.shallow_clone(),
+                    bias: s.bias.as_ref().map(Tensor::shallow_clone),
+                    transposed,
+                    control: self.control.clone(),
+                }));
+            }
+        }
+        drop(by_name);
+        let first = self.adapters.is_empty();
+        self.adapters.insert(name.to_owned(), record);
+        if first {
+            lock(&self.control).active = name.to_owned();
+        }
+        self.mark_trainable();
+        Ok(())
+    }
+
+    /// Only the active adapter's tensors, its saved modules and the biases its `bias` names train.
+    fn mark_trainable(&self) {
+        let active = lock(&self.control).active.clone();
+        let Some(rec) = self.adapters.get(&active) else { return };
+        let own: std::collections::BTreeSet<&str> = rec.var_names.iter().map(String::as_str).collect();
+        let lora_biases: Vec<String> = rec.layers.iter().map(|l| format!("{}.bias", l.linear)).collect();
+        let bias = rec.config.bias;
+        set_trainable(self, |n| {
+            own.contains(n)
+                || match bias {
+                    super::lora::LoraBias::None => false,
+                    super::lora::LoraBias::LoraOnly => lora_biases.iter().any(|b| b == n),
+                    super::lora::LoraBias::All => n.ends_with(".bias") && !is_adapter_var(n),
+                }
+        });
+    }
+
+    fn require(&self, name: &str) -> Result<&AdapterRecord> {
+        self.adapters.get(name).ok_or_else(|| {
+            Error::config("adapter_name", format!("no adapter `{name}`; adapters: {}", self.adapter_names().join(", ")))
+        })
+    }
+
+    /// Makes `name` the active adapter (unmerging a merged one first); only its tensors train.
+    pub fn set_adapter(&mut self, name: &str) -> Result<()> {
+        self.require(name)?;
+        self.unmerge()?;
+        lock(&self.control).active = name.to_owned();
+        self.mark_trainable();
+        Ok(())
+    }
+
+    /// Turns every adapter off (unmerging first): the base model's outputs.
+    pub fn disable_adapters(&mut self) -> Result<()> {
+        self.unmerge()?;
+        lock(&self.control).enabled = false;
+        Ok(())
+    }
+
+    /// Turns the active adapter back on.
+    pub fn enable_adapters(&mut self) {
+        lock(&self.control).enabled = true;
+    }
+
+    /// Adds the active adapter's scaled B·A into its layers' weights (in their own layout:
+    /// GPT-2's Conv1D weights are (in, out)), so `forward` costs what the base model costs.
+    pub fn merge(&mut self) -> Result<()> {
+        self.apply_delta(1.0)
+    }
+
+    /// Subtracts what [`Tuned::merge`] added; nothing when no adapter is merged.
+    pub fn unmerge(&mut self) -> Result<()> {
+        self.apply_delta(-1.0)
+    }
+
+    fn apply_delta(&mut self, sign: f64) -> Result<()> {
+        let merged: Vec<String> = lock(&self.control).merged.iter().cloned().collect();
+        let names = if sign > 0.0 {
+            let Some(active) = self.active_adapter() else {
+                return Err(Error::msg("this model has no LoRA adapter to merge"));
+            };
+            if merged.contains(&active) {
+                return Ok(());
+            }
+            vec![active]
+        } else {
+            merged
+        };
+        for name in names {
+            let rec = self.require(&name)?;
+            let deltas: BTreeMap<String, Tensor> = rec
+                .layers
+                .iter()
+                .map(|l| (l.linear.clone(), tch::no_grad(|| delta_weight(&l.a, &l.b, l.scaling * sign, l.transposed))))
+                .collect();
+            for (lname, lin) in self.model.linears_mut() {
+                if let Some(d) = deltas.get(&lname) {
+                    tch::no_grad(|| lin.weight.f_add_(&d.to_kind(lin.weight.kind())).map(|_| ()))?;
+                }
+            }
+            let mut c = lock(&self.control);
+            if sign > 0.0 {
+                c.merged.insert(name);
+            } else {
+                c.merged.remove(&name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes adapter `name`: its modules leave the layers and its tensors the store. When it
+    /// was active, the first remaining adapter becomes active.
+    pub fn delete_adapter(&mut self, name: &str) -> Result<()> {
+        self.require(name)?;
+        if lock(&self.control).merged.contains(name) {
+            self.unmerge()?;
+        }
+        let labels = [format!("lora:{name}"), format!("modules_to_save:{name}")];
+        self.detach_where(|label| labels.iter().any(|l| l == label));
+        if let Some(rec) = self.adapters.remove(name) {
+            remove_vars(self.model.var_store(), &rec.var_names);
+        }
+        let next = self.adapters.keys().next().cloned();
+        let was_active = lock(&self.control).active == name;
+        if let (true, Some(next)) = (was_active, next) {
+            lock(&self.control).active = next;
+            self.mark_trainable();
+        }
+        Ok(())
+    }
+
+    /// Merges the active adapter, removes every adapter and returns the plain model, whose
+    /// parameters all train (as after `merge_and_unload` in PEFT).
+    pub fn merge_and_unload(mut self) -> Result<M> {
+        if self.active_adapter().is_some() && lock(&self.control).enabled {
+            self.merge()?;
+        }
+        for name in self.adapter_names() {
+            let labels = [format!("lora:{name}"), format!("modules_to_save:{name}")];
+            // The head keeps the trained copy's values.
+            if let Some(rec) = self.adapters.get(&name) {
+                if lock(&self.control).active == name {
+                    let copies: BTreeMap<String, (Tensor, Option<Tensor>)> = rec
+                        .saved
+                        .iter()
+                        .map(|s| (s.linear.clone(), (s.weight.shallow_clone(), s.bias.as_ref().map(Tensor::shallow_clone))))
+                        .collect();
+                    for (lname, lin) in self.model.linears_mut() {
+                        if let Some((w, b)) = copies.get(&lname) {
+                            tch::no_grad(|| lin.weight.copy_(w));
+                            if let (Some(dst), Some(src)) = (&lin.bias, b) {
+                                tch::no_grad(|| dst.shallow_clone().copy_(src));
+                            }
+                        }
+                    }
+                }
+            }
+            self.detach_where(|label| labels.iter().any(|l| l == label));
+            if let Some(rec) = self.adapters.remove(&name) {
+                remove_vars(self.model.var_store(), &rec.var_names);
+            }
+        }
+        set_trainable(&self, |_| true);
+        Ok(self.model)
+    }
+
+    fn detach_where(&mut self, remove: impl Fn(&str) -> bool) {
+        for (_, lin) in self.model.linears_mut() {
+            let kept: Vec<_> = lin.detach_all().into_iter().filter(|a| !remove(a.name())).collect();
+            for a in kept {
+                lin.attach(a);
+            }
+        }
+    }
+}
+
+pub(crate) fn is_adapter_var(name: &str) -> bool {
+    name.contains(".lora_A.") || name.contains(".lora_B.") || name.contains(".modules_to_save.")
+}
+
+fn remove_vars(vs: &nn::VarStore, names: &[String]) {
+    let mut vars = vs.variables_.lock().unwrap_or_else(|p| p.into_inner());
+    for n in names {
+        if let Some(t) = vars.named_variables.remove(n) {
+            let ptr = t.data_ptr();
+            vars.trainable_variables.retain(|v| v.tensor.data_ptr() != ptr);
+        }
+    }
+}
+
+impl<M: PretrainedModel> PretrainedModel for Tuned<M> {
+    type Config = M::Config;
+    const ARCHITECTURE: &'static str = M::ARCHITECTURE;
+    const BASE_PREFIX: &'static str = M::BASE_PREFIX;
+    const TIED_KEYS: &'static [&'static str] = M::TIED_KEYS;
+
+    fn build(vs: nn::VarStore, config: Self::Config) -> Result<Self> {
+        M::build(vs, config).map(Tuned::wrap)
+    }
+    fn config(&self) -> &Self::Config {
+        self.model.config()
+    }
+    fn state(&self) -> &ModelState {
+        self.model.state()
+    }
+    fn state_mut(&mut self) -> &mut ModelState {
+        self.model.state_mut()
+    }
+    fn linears_mut(&mut self) -> Vec<(String, &mut crate::models::Linear)> {
+        self.model.linears_mut()
+    }
+    fn linears(&self) -> Vec<(String, &crate::models::Linear)> {
+        self.model.linears()
+    }
+    /// Also turns the adapters' dropout on or off.
+    fn set_training(&mut self, training: bool) {
+        self.model.set_training(training);
+        lock(&self.control).training = training;
+    }
+    fn summary(&self) -> ModelSummary {
+        self.model.summary()
+    }
+}
+
+impl<M: PretrainedModel> Render for Tuned<M> {
+    fn render(&self) -> MimeBundle {
+        self.summary().render()
+    }
+}
+
+impl<M: PretrainedModel> Tuned<M> {
+    /// Called by evcxr when this value ends a cell: the summary with PEFT's line.
+    pub fn evcxr_display(&self) {
+        crate::display::evcxr_print(&self.render());
+    }
+}
