@@ -4,9 +4,10 @@
 //! 3 labels, 3 warm-up and 20 timed batches, 2 threads).
 //!
 //! Run: `cargo bench -p tuna --bench models_inference -- --test --nocapture` (a `#[test]` so that it
-//! runs on stable Rust without a custom harness). Prints one JSON line like hf_baseline.py.
-//! Threads: `TUNA_BENCH_THREADS` (default 2). Model and data: `$TUNA_DATA` (default
-//! `$HOME/.cache/tuna/data`), filled by `make setup`.
+//! runs on stable Rust without a custom harness). Prints one JSON line per variant, as
+//! hf_baseline.py does: `tuna` (padding columns cut), `tuna_all_columns` (all 64, as Python).
+//! Threads: `TUNA_BENCH_THREADS` (default 2); `TUNA_BENCH_BF16=1` adds a run with bf16 weights.
+//! Model and data: `$TUNA_DATA` (default `$HOME/.cache/tuna/data`), filled by `make setup`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -57,6 +58,16 @@ fn csv_rows(text: &str) -> impl Iterator<Item = Vec<String>> + '_ {
     })
 }
 
+/// User + system CPU time of this process: unlike wall time, barely moved by other processes
+/// competing for the cores (this project's machines are shared).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 #[test]
 fn minilm_inference_batch_32_length_64() {
     let threads: i32 = std::env::var("TUNA_BENCH_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
@@ -66,7 +77,15 @@ fn minilm_inference_batch_32_length_64() {
     let mut tok = Tokenizer::from_file(model_dir.join("tokenizer.json")).expect("tokenizer.json");
     tok.with_padding(Some(PaddingParams { strategy: PaddingStrategy::Fixed(64), ..PaddingParams::default() }));
     tok.with_truncation(Some(TruncationParams { max_length: 64, ..TruncationParams::default() })).unwrap();
+    let loading = Instant::now();
     let model = BertForSequenceClassification::pretrained(&model_dir).num_labels(3).load().expect("MiniLM");
+    let load_s = loading.elapsed().as_secs_f64();
+    // bf16 weights only with TUNA_BENCH_BF16=1: on CPUs without AMX dispatch a bf16 matmul is
+    // several times slower than f32, in Python as in Rust.
+    let with_bf16 = std::env::var("TUNA_BENCH_BF16").is_ok_and(|v| v == "1");
+    let bf16 = with_bf16.then(|| {
+        BertForSequenceClassification::pretrained(&model_dir).num_labels(3).kind(tch::Kind::BFloat16).load().expect("MiniLM")
+    });
 
     let (bs, seq) = (32usize, 64i64);
     let batches: Vec<(Tensor, Tensor)> = texts
@@ -88,17 +107,22 @@ fn minilm_inference_batch_32_length_64() {
         })
     };
     let cut = |b: &(Tensor, Tensor)| tch::no_grad(|| model.forward(&b.0, Some(&b.1), None));
-    for (name, run) in [("tuna", &cut as &dyn Fn(&(Tensor, Tensor)) -> Tensor), ("tuna_all_columns", &full)] {
+    let cut_bf16 = |b: &(Tensor, Tensor)| tch::no_grad(|| bf16.as_ref().expect("bf16 model").forward(&b.0, Some(&b.1), None));
+    type Run<'a> = &'a dyn Fn(&(Tensor, Tensor)) -> Tensor;
+    let runs: [(&str, Run); 3] = [("tuna", &cut), ("tuna_all_columns", &full), ("tuna_bf16", &cut_bf16)];
+    for (name, run) in runs.into_iter().filter(|(name, _)| with_bf16 || *name != "tuna_bf16") {
         for b in &batches[..3] {
             let _ = run(b);
         }
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_seconds());
         for b in &batches[3..] {
             let _ = f64::try_from(run(b).sum(tch::Kind::Float));
         }
-        let step = start.elapsed().as_secs_f64() / (batches.len() - 3) as f64;
+        let n = (batches.len() - 3) as f64;
+        let step = start.elapsed().as_secs_f64() / n;
+        let cpu_step = (cpu_seconds() - cpu_start) / n;
         println!(
-            "{{\"task\": \"inference\", \"impl\": \"{name}\", \"threads\": {threads}, \"step_s\": {:.4}, \"samples_per_s\": {:.2}, \"tokens_per_s\": {:.1}}}",
+            "{{\"task\": \"inference\", \"impl\": \"{name}\", \"threads\": {threads}, \"step_s\": {:.4}, \"samples_per_s\": {:.2}, \"tokens_per_s\": {:.1}, \"cpu_s_per_step\": {cpu_step:.4}, \"load_s\": {load_s:.2}}}",
             step,
             bs as f64 / step,
             bs as f64 * seq as f64 / step
