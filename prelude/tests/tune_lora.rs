@@ -65,7 +65,9 @@ fn adapters_switch_disable_and_delete() -> Result<()> {
     assert!(max_abs(&tch::no_grad(|| bert_logits(&m)), &base) <= 1e-6);
 
     let dir = temp_dir("tune-two-adapters");
-    m.save_adapter(&dir)?;
+    // As PEFT's `save_pretrained`: the adapters only, `default` at the top, others below.
+    m.save_pretrained(&dir)?;
+    assert!(!dir.join("model.safetensors").exists());
     assert!(dir.join("adapter_model.safetensors").is_file() && dir.join("second/adapter_config.json").is_file());
 
     m.delete_adapter("second")?;
@@ -122,5 +124,20 @@ fn bad_input_is_a_clear_error() -> Result<()> {
     // The failed load leaves nothing behind.
     assert!(m.adapter_names().is_empty());
     assert!(m.var_store().variables().keys().all(|k| !k.contains("lora_")));
+    Ok(())
+}
+
+#[test]
+fn the_trainers_objective_reaches_the_adapters_only() -> Result<()> {
+    use tuna::data::Batch;
+    use tuna::train::{LossOptions, Objective};
+    let m = bert().tune(&Strategy::Lora(LoraConfig::rank(4).targets(["query", "value"]).modules_to_save(["classifier"])))?;
+    let (ids, mask) = bert_inputs();
+    let batch = Batch::new().tensor("input_ids", ids).tensor("attention_mask", mask).tensor("labels", tch::Tensor::from_slice(&[0i64, 2]));
+    m.compute(&batch, &LossOptions::default())?.loss.backward();
+    for (name, t) in m.var_store().variables() {
+        let adapter = name.contains(".lora_") || name.contains(".modules_to_save.");
+        assert_eq!(t.grad().defined(), adapter, "`{name}`");
+    }
     Ok(())
 }

@@ -424,6 +424,16 @@ impl<M: PretrainedModel> PretrainedModel for Tuned<M> {
     fn summary(&self) -> ModelSummary {
         self.model.summary()
     }
+    /// As PEFT's `PeftModel.save_pretrained`: with adapters, writes the adapters only
+    /// ([`Tuned::save_adapter`]); without, the whole model. For a plain model with the
+    /// adapters folded in, use [`Tuned::merge_and_unload`] and save that.
+    fn save_pretrained(&self, dir: impl AsRef<std::path::Path>) -> Result<()> {
+        if self.adapters.is_empty() {
+            self.model.save_pretrained(dir)
+        } else {
+            self.save_adapter(dir)
+        }
+    }
 }
 
 impl<M: PretrainedModel> Render for Tuned<M> {
@@ -436,5 +446,17 @@ impl<M: PretrainedModel> Tuned<M> {
     /// Called by evcxr when this value ends a cell: the summary with PEFT's line.
     pub fn evcxr_display(&self) {
         crate::display::evcxr_print(&self.render());
+    }
+}
+
+/// A tuned model trains with the [`Trainer`](crate::train::Trainer) as its base model does: the
+/// loss runs through the adapters, and the optimiser takes the variables that require
+/// gradients, the adapters' among them.
+impl<M: crate::train::Objective> crate::train::Objective for Tuned<M> {
+    const TASK: &'static str = M::TASK;
+    const CLASSIFIES: bool = M::CLASSIFIES;
+
+    fn compute(&self, batch: &crate::data::Batch, options: &crate::train::LossOptions) -> Result<crate::train::StepOutput> {
+        self.model.compute(batch, options)
     }
 }
