@@ -88,6 +88,15 @@ fn kernel_json(exe: &Path) -> Result<Value> {
             env.insert((*name).to_owned(), Value::String(value));
         }
     }
+    // rustup's defaults, written out: a Jupyter server started with another HOME or a bare
+    // environment would not find the toolchain otherwise.
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        for (name, dir) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+            if !env.contains_key(name) && home.join(dir).is_dir() {
+                env.insert(name.into(), Value::String(home.join(dir).display().to_string()));
+            }
+        }
+    }
     env.insert("TUNA_PRELUDE".into(), Value::String(crate::engine::prelude_dir().display().to_string()));
     Ok(spec)
 }
