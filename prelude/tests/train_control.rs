@@ -4,18 +4,10 @@
 
 mod train_support;
 
-use std::sync::MutexGuard;
 use train_support::*;
 use tuna::models::{BertConfig, BertForSequenceClassification, PretrainedModel};
 use tuna::train::{Optimizer, Schedule, Stop, Trainer};
 use tuna::{interrupt, Error, Result};
-
-fn locked() -> MutexGuard<'static, ()> {
-    let guard = PROCESS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    interrupt::clear();
-    one_thread();
-    guard
-}
 
 /// Dropout on, so that the seed of every micro-batch matters.
 fn dropout_bert() -> BertConfig {
@@ -35,15 +27,6 @@ fn trainer(seed: i64) -> Result<Trainer<BertForSequenceClassification, ToyClassi
         .live_plot(false))
 }
 
-fn weights(t: &Trainer<BertForSequenceClassification, ToyClassification>) -> Vec<(String, tch::Tensor)> {
-    let mut v: Vec<_> = t.model().var_store().variables().into_iter().collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
-}
-
-fn same_weights(a: &[(String, tch::Tensor)], b: &[(String, tch::Tensor)]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|((n, x), (m, y))| n == m && x.equal(y))
-}
 
 #[test]
 fn same_seed_same_history() -> Result<()> {
@@ -53,7 +36,7 @@ fn same_seed_same_history() -> Result<()> {
     let mut b = trainer(0)?;
     let (ra, rb) = (a.fit(&data, Some(&data))?, b.fit(&data, Some(&data))?);
     assert_eq!(ra.history, rb.history);
-    assert!(same_weights(&weights(&a), &weights(&b)));
+    assert!(same_weights(&sorted_weights(a.model()), &sorted_weights(b.model())));
     // Another trainer seed changes batch order and dropout.
     let mut c = trainer(0)?.seed(8);
     let rc = c.fit(&data, None)?;
@@ -124,7 +107,7 @@ fn stop_button_returns_a_partial_run_that_fit_continues_exactly() -> Result<()> 
     assert_eq!(third.step, 8);
     // Interrupted twice, then finished: the same steps, evaluations and weights as one run.
     assert_eq!(third.history, full.history);
-    assert!(same_weights(&weights(&t), &weights(&whole)));
+    assert!(same_weights(&sorted_weights(t.model()), &sorted_weights(whole.model())));
     // A finished run stays finished.
     assert_eq!(t.fit(&data, None)?.step, 8);
     Ok(())

@@ -16,9 +16,7 @@ fn mean_last(run: &tuna::train::Run, n: usize) -> f64 {
 
 #[test]
 fn sequence_classification_converges_and_scores() -> Result<()> {
-    let _lock = PROCESS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    tuna::interrupt::clear();
-    one_thread();
+    let _lock = locked();
     tch::manual_seed(0);
     let (train, valid) = (counting(256, 3, 1)?, counting(96, 3, 2)?);
     let model = BertForSequenceClassification::new(tiny_bert(3))?;
@@ -47,9 +45,7 @@ fn sequence_classification_converges_and_scores() -> Result<()> {
 
 #[test]
 fn masked_lm_converges_on_masked_positions() -> Result<()> {
-    let _lock = PROCESS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    tuna::interrupt::clear();
-    one_thread();
+    let _lock = locked();
     tch::manual_seed(0);
     let train = repeated(256, 3)?;
     let model = BertForMaskedLM::new(tiny_bert(2))?;
@@ -72,8 +68,7 @@ fn masked_lm_converges_on_masked_positions() -> Result<()> {
 fn masked_lm_loss_equals_the_full_projection() -> Result<()> {
     // Projecting only the masked positions must give Hugging Face's loss, which projects every
     // position and ignores label -100.
-    let _lock = PROCESS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    one_thread();
+    let _lock = locked();
     tch::manual_seed(1);
     let model = BertForMaskedLM::new(tiny_bert(2))?;
     let data = repeated(8, 9)?;
@@ -91,9 +86,7 @@ fn masked_lm_loss_equals_the_full_projection() -> Result<()> {
 
 #[test]
 fn causal_lm_converges() -> Result<()> {
-    let _lock = PROCESS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    tuna::interrupt::clear();
-    one_thread();
+    let _lock = locked();
     tch::manual_seed(0);
     let train = repeated(256, 5)?;
     let model = GPT2LMHeadModel::new(tiny_gpt2())?;

@@ -212,7 +212,11 @@ impl<M: Objective, C> Trainer<M, C> {
                     Some(n) => n > 0 && st.step.is_multiple_of(n),
                     None => end_of_epoch || st.step >= st.total,
                 };
-                if let Some(s) = self.owed_eval(st, valid, options, labels)? {
+                let owed = self.owed_eval(st, valid, options, labels)?;
+                if c.save_every.is_some_and(|n| n > 0 && st.step.is_multiple_of(n)) && owed != Some(Stop::Interrupted) {
+                    self.write_checkpoint(st, &c.output_dir)?;
+                }
+                if let Some(s) = owed {
                     stop = s;
                     break 'epochs;
                 }

@@ -1,8 +1,10 @@
 //! Training: a [`Trainer`] that runs a model's objective (sequence / token classification,
 //! masked LM, causal LM) with AdamW or SGD, warmup and decay schedules, gradient clipping and
 //! accumulation, evaluation with class metrics, early stopping and keep-best, a live loss curve
-//! and the stop button; a run stopped by the user continues on the next `fit`.
+//! and the stop button; a run stopped by the user continues on the next `fit`, and a
+//! checkpoint written by `save_checkpoint` (or `save_every`) resumes bit-exactly.
 
+mod checkpoint;
 mod fit;
 mod history;
 mod metrics;

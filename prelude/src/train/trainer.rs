@@ -22,6 +22,7 @@ use super::objective::Objective;
 use super::optim::{Optimizer, OptimizerState};
 use super::schedule::{Schedule, Warmup};
 use super::stopping::{BestMetric, EarlyStopping};
+use std::path::PathBuf;
 use tch::Tensor;
 
 /// Called after every optimizer step with its record.
@@ -64,6 +65,12 @@ pub struct TrainConfig {
     pub keep_best: bool,
     /// Draw the loss curve under the cell while training, in the notebook (default on).
     pub live_plot: bool,
+    /// Write a checkpoint every this many optimizer steps into `output_dir` (default never).
+    pub save_every: Option<usize>,
+    /// Where checkpoints go (`<output_dir>/checkpoint-<step>/`; default `checkpoints`).
+    pub output_dir: PathBuf,
+    /// Keep only the newest this many checkpoints, plus the best (default all).
+    pub keep_last: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -86,6 +93,9 @@ impl Default for TrainConfig {
             early_stopping: None,
             keep_best: false,
             live_plot: true,
+            save_every: None,
+            output_dir: PathBuf::from("checkpoints"),
+            keep_last: None,
         }
     }
 }
@@ -172,6 +182,16 @@ impl<M: Objective, C> Trainer<M, C> {
         keep_best: bool => keep_best);
     setter!(/// Draw the live loss curve in the notebook.
         live_plot: bool => live_plot);
+    setter!(/// Write a checkpoint every `n` optimizer steps (see `output_dir`).
+        save_every: usize => save_every = Some);
+    setter!(/// Keep only the newest `n` checkpoints (and the best).
+        keep_last: usize => keep_last = Some);
+
+    /// The folder checkpoints are written to (default `checkpoints`).
+    pub fn output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.output_dir = dir.into();
+        self
+    }
 
     /// The metric that early stopping and keep-best watch (default `loss`); the direction is
     /// guessed from the name (lower for `loss` and `perplexity`), see [`Trainer::greater_is_better`].

@@ -107,6 +107,26 @@ impl Collate<Row> for ToyCausalLm {
     }
 }
 
+/// Holds [`PROCESS_LOCK`] with the stop flag lowered and one libtorch thread.
+pub fn locked() -> std::sync::MutexGuard<'static, ()> {
+    let guard = PROCESS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    tuna::interrupt::clear();
+    one_thread();
+    guard
+}
+
+/// Every variable of `model`, sorted by name.
+pub fn sorted_weights(model: &impl tuna::models::PretrainedModel) -> Vec<(String, Tensor)> {
+    let mut v: Vec<_> = model.var_store().variables().into_iter().collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Whether two weight lists are equal bit for bit.
+pub fn same_weights(a: &[(String, Tensor)], b: &[(String, Tensor)]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|((n, x), (m, y))| n == m && x.equal(y))
+}
+
 /// One libtorch thread: these models are tiny and the test machine is shared.
 pub fn one_thread() {
     tch::set_num_threads(1);
