@@ -77,7 +77,7 @@ class TunaKernelTests(jkt.KernelTests):
 
     code_execute_result = [
         {"code": "6 * 7", "result": "42"},
-        {"code": 'String::from("tuna")', "result": '"tuna"'},
+        {"code": "vec![1, 2, 3]", "result": "[1, 2, 3]"},
         {"code": 'Html::new("<b>bold</b>")', "mime": "text/html", "result": "<b>bold</b>"},
     ]
 
