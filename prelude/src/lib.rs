@@ -41,7 +41,7 @@ pub mod prelude {
     pub use crate::progress::*;
     pub use crate::data::*;
     pub use crate::text::*;
-    pub use crate::tune::{Freeze, LoraBias, LoraConfig, LoraInit, Strategy, Targets, Tune, Tuned};
+    pub use crate::tune::{Freeze, Ia3Config, LoraBias, LoraConfig, LoraInit, Strategy, Targets, Tune, Tuned};
     pub use crate::train::{Evaluation, History, Objective, Optimizer, Run, Schedule, Stop, Trainer};
     pub use tch::{self, Device, Kind, Tensor};
 }

@@ -122,6 +122,11 @@ fn bad_input_is_a_clear_error() -> Result<()> {
     let err = bert().tune(&Strategy::freeze([Freeze::Matching(Targets::regex("nothing.*"))])).err().expect("error");
     assert!(matches!(err, Error::NoSuchLayer { .. }), "{err}");
 
+    // (IA)³ does not merge (yet): said, not done wrongly.
+    let mut ia3 = bert().tune(&Strategy::Ia3(Ia3Config::new(["key", "value"], ["nothing"])))?;
+    let err = ia3.merge().unwrap_err().to_string();
+    assert!(err.contains("(IA)³") && err.contains("only LoRA"), "{err}");
+
     // An adapter for another architecture.
     let mut m = Tuned::wrap(bert());
     let err = m.load_adapter(tune_fixture("peft_gpt2"), "default").unwrap_err().to_string();

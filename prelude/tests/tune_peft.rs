@@ -1,4 +1,4 @@
-//! LoRA adapters between tuna and Python PEFT 0.21.2, both ways: adapters PEFT wrote
+//! LoRA and (IA)³ adapters between tuna and Python PEFT 0.21.2, both ways: adapters PEFT wrote
 //! (`tests/fixtures/tune/peft_*`, by `make_fixtures.py`) load in tuna and give PEFT's logits; adapters
 //! tuna writes load with `PeftModel.from_pretrained` in the venv and give tuna's logits (≤ 1e-5).
 
@@ -22,6 +22,12 @@ fn adapters_written_by_peft_give_peft_logits() -> Result<()> {
     assert_eq!(m.adapter_config("default").map(|c| (c.r, c.alpha)), Some((4, 8.0)));
     // Only the adapter, the classifier copy and the LoRA layers' biases train, as in PEFT.
     assert_eq!(m.summary().trainable, 4 * (4 * 32 + 32 * 4) + 4 * 32 + (32 * 3 + 3));
+
+    let mut m = Tuned::wrap(bert());
+    m.load_adapter(tune_fixture("peft_bert_ia3"), "default")?;
+    let want = Checkpoint::from_file(&tune_fixture("peft_bert_ia3/expected.safetensors"))?;
+    let d = max_abs(&tch::no_grad(|| bert_logits(&m)), want.require("logits")?);
+    assert!(d <= 1e-5, "bert (IA)³: max-abs {d}");
 
     let mut g = Tuned::wrap(gpt2());
     g.load_adapter(tune_fixture("peft_gpt2"), "default")?;
@@ -70,6 +76,21 @@ fn python_peft_loads_what_tuna_saves_and_computes_the_same_logits() -> Result<()
     write_for_python(&dir, "vit", &[("pixel_values", vit_inputs())]);
     ours.push((dir, tch::no_grad(|| vit_logits(&v))));
 
+    // (IA)³ on GPT-2's Conv1D layers, input-scaled on the feed-forward projection; and on ViT.
+    let g = gpt2().tune(&Strategy::Ia3(Ia3Config::new(["c_attn", "mlp.c_proj"], ["mlp.c_proj"])))?;
+    perturb(g.var_store(), 4);
+    let dir = root.join("gpt2_ia3");
+    g.save_adapter(&dir)?;
+    write_for_python(&dir, "gpt2", &[("input_ids", gpt2_inputs())]);
+    ours.push((dir, tch::no_grad(|| gpt2_logits(&g))));
+    let ff = r".*\.layer\.\d+\.output\.dense";
+    let v = vit().tune(&Strategy::Ia3(Ia3Config::new(format!(r".*\.(key|value)|{ff}").as_str(), ff).modules_to_save(["classifier"])))?;
+    perturb(v.var_store(), 5);
+    let dir = root.join("vit_ia3");
+    v.save_adapter(&dir)?;
+    write_for_python(&dir, "vit", &[("pixel_values", vit_inputs())]);
+    ours.push((dir, tch::no_grad(|| vit_logits(&v))));
+
     let out = std::process::Command::new(python())
         .arg(tune_fixture("make_fixtures.py"))
         .arg("check")
@@ -95,5 +116,8 @@ fn python_peft_loads_what_tuna_saves_and_computes_the_same_logits() -> Result<()
     let mut again = Tuned::wrap(vit());
     again.load_adapter(&ours[2].0, "default")?;
     assert!(max_abs(&tch::no_grad(|| vit_logits(&again)), &ours[2].1) <= 1e-6);
+    let mut again = Tuned::wrap(vit());
+    again.load_adapter(&ours[4].0, "default")?;
+    assert!(max_abs(&tch::no_grad(|| vit_logits(&again)), &ours[4].1) <= 1e-6);
     Ok(())
 }

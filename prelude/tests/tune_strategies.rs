@@ -21,7 +21,17 @@ fn cases(arch: &str) -> Vec<(&'static str, Strategy)> {
     if !gpt {
         head = head.modules_to_save(["classifier"]);
     }
+    // (IA)³ on keys, values and the second feed-forward layer; ViT's attention output is also
+    // an `output.dense` in tuna's names (PEFT's `o_proj`), hence the regex.
+    let ia3 = match arch {
+        "gpt2" => Ia3Config::new(["c_attn", "mlp.c_proj"], ["mlp.c_proj"]),
+        "vit" => Ia3Config::new(r".*\.(key|value)|.*\.layer\.\d+\.output\.dense", r".*\.layer\.\d+\.output\.dense"),
+        _ => Ia3Config::new(["key", "value", "output.dense"], ["output.dense"]),
+    };
+    let ia3_head = if gpt { ia3.clone() } else { ia3.clone().modules_to_save(["classifier"]) };
     vec![
+        ("ia3", Strategy::Ia3(ia3)),
+        ("ia3_head", Strategy::Ia3(ia3_head)),
         ("full", Strategy::Full),
         ("bitfit", Strategy::BitFit),
         ("freeze_embeddings_lowest_1", Strategy::freeze([Freeze::Embeddings, Freeze::Lowest(1)])),

@@ -1,12 +1,13 @@
-//! LoRA adapters on disk in PEFT 0.21's layout (`peft/utils/save_and_load.py`,
+//! LoRA and (IA)³ adapters on disk in PEFT 0.21's layout (`peft/utils/save_and_load.py`,
 //! `get_peft_model_state_dict`): `adapter_config.json` and `adapter_model.safetensors` with keys
-//! `base_model.model.<layer>.lora_A.weight`, saved modules as `base_model.model.<layer>.weight`,
+//! `base_model.model.<layer>.lora_A.weight` (and `<layer>.ia3_l`), saved modules as `base_model.model.<layer>.weight`,
 //! trained biases of LoRA layers as `<layer>.base_layer.bias`; metadata `format: pt`. The adapter
 //! named `default` goes to the directory itself, any other to a sub-directory of its name.
 
 use super::lora::{LoraBias, LoraConfig, LoraInit};
 use super::select::Targets;
-use super::tuned::{is_adapter_var, AdapterRecord, Tuned};
+use super::ia3::Ia3Config;
+use super::tuned::{is_adapter_var, AdapterRecord, Method, ScaleRecord, Tuned};
 use crate::models::checkpoint::write_safetensors;
 use crate::models::{Checkpoint, PretrainedModel};
 use crate::{Error, Result};
@@ -36,7 +37,10 @@ impl<M: PretrainedModel> Tuned<M> {
     fn save_one(&self, name: &str, dir: &Path) -> Result<()> {
         let Some(rec) = self.adapters.get(name) else { return Ok(()) };
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let c = &rec.config;
+        let c = match &rec.method {
+            Method::Lora(c) => c,
+            Method::Ia3(c) => return self.save_ia3(rec, c, dir),
+        };
         let lora_layers: BTreeSet<&str> = rec.layers.iter().map(|l| l.linear.as_str()).collect();
         let arch = M::ARCHITECTURE;
         let mut tensors: Vec<(String, Tensor)> =
@@ -96,9 +100,38 @@ impl<M: PretrainedModel> Tuned<M> {
             "use_dora": false,
             "use_rslora": c.use_rslora,
         });
-        let path = dir.join(CONFIG_NAME);
-        let text = serde_json::to_string_pretty(&config).map_err(|source| Error::Json { path: path.clone(), source })?;
-        std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))
+        write_config(&dir.join(CONFIG_NAME), &config)
+    }
+
+    fn save_ia3(&self, rec: &AdapterRecord, c: &Ia3Config, dir: &Path) -> Result<()> {
+        let arch = M::ARCHITECTURE;
+        let mut tensors: Vec<(String, Tensor)> =
+            adapter_tensors(rec, arch).into_iter().map(|(k, t)| (k, t.detach())).collect();
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        write_safetensors(&dir.join(WEIGHTS_NAME), &tensors)?;
+        // The exact layers, in PEFT's names, where those differ from tuna's (ViT).
+        let exact = rec.scales.iter().any(|s| peft_name(arch, &s.linear) != s.linear);
+        let list = |pick: &dyn Fn(&ScaleRecord) -> bool| -> Value {
+            json!(rec.scales.iter().filter(|s| pick(s)).map(|s| peft_name(arch, &s.linear)).collect::<Vec<_>>())
+        };
+        let (targets, feedforward) =
+            if exact { (list(&|_| true), list(&|s| s.feedforward)) } else { (c.targets.to_json(), c.feedforward.to_json()) };
+        let config = json!({
+            "auto_mapping": {"base_model_class": arch, "parent_library": parent_library(arch)},
+            "base_model_name_or_path": self.state().source_dir.as_ref().map(|p| p.display().to_string()),
+            "exclude_modules": null,
+            "fan_in_fan_out": rec.scales.iter().any(|s| self.linears().iter().any(|(n, l)| *n == s.linear && l.is_transposed())),
+            "feedforward_modules": feedforward,
+            "inference_mode": true,
+            "init_ia3_weights": true,
+            "modules_to_save": c.modules_to_save.as_ref().map(Targets::to_json),
+            "peft_type": "IA3",
+            "peft_version": "0.21.2",
+            "revision": null,
+            "target_modules": targets,
+            "task_type": null,
+        });
+        write_config(&dir.join(CONFIG_NAME), &config)
     }
 
     /// Reads a LoRA adapter written by PEFT (or by [`Tuned::save_adapter`]) from `dir` and adds
@@ -110,19 +143,6 @@ impl<M: PretrainedModel> Tuned<M> {
         let path = dir.join(CONFIG_NAME);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let v: Value = serde_json::from_str(&text).map_err(|source| Error::Json { path: path.clone(), source })?;
-        let mut config = config_from_json(&v, &path)?;
-        // Resolve the targets on PEFT's names, then name the layers in tuna's.
-        let arch = M::ARCHITECTURE;
-        let names: Vec<String> = self.linears().into_iter().map(|(n, _)| n).collect();
-        let resolve = |t: &Targets| -> Targets {
-            let hit: Vec<String> = names.iter().filter(|n| t.matches(&peft_name(arch, n))).cloned().collect();
-            // Nothing matched: keep the original, whose error lists the layers.
-            if hit.is_empty() { t.clone() } else { Targets::Names(hit) }
-        };
-        if names.iter().any(|n| peft_name(arch, n) != *n) {
-            config.targets = resolve(&config.targets);
-            config.modules_to_save = config.modules_to_save.as_ref().map(resolve);
-        }
         if let Some(arch) = v.pointer("/auto_mapping/base_model_class").and_then(Value::as_str) {
             if arch != M::ARCHITECTURE {
                 return Err(Error::Checkpoint {
@@ -131,9 +151,36 @@ impl<M: PretrainedModel> Tuned<M> {
                 });
             }
         }
+        // Resolve the targets on PEFT's names, then name the layers in tuna's.
+        let arch = M::ARCHITECTURE;
+        let names: Vec<String> = self.linears().into_iter().map(|(n, _)| n).collect();
+        let renamed = names.iter().any(|n| peft_name(arch, n) != *n);
+        let resolve = |t: &Targets| -> Targets {
+            let hit: Vec<String> = names.iter().filter(|n| t.matches(&peft_name(arch, n))).cloned().collect();
+            // Nothing matched: keep the original, whose error lists the layers.
+            if hit.is_empty() || !renamed { t.clone() } else { Targets::Names(hit) }
+        };
         let weights = Checkpoint::from_file(&dir.join(WEIGHTS_NAME))?;
         let bad = |message: String| Error::Checkpoint { path: dir.join(WEIGHTS_NAME), message };
-        self.add_adapter(name, &config).map_err(|e| match e {
+        let added = match v.get("peft_type").and_then(Value::as_str).unwrap_or("") {
+            "IA3" => {
+                let targets = Targets::from_json("target_modules", v.get("target_modules").unwrap_or(&Value::Null))?
+                    .ok_or_else(|| Error::config("target_modules", "an IA3 adapter needs target_modules"))?;
+                let feedforward = Targets::from_json("feedforward_modules", v.get("feedforward_modules").unwrap_or(&Value::Null))?
+                    .unwrap_or(Targets::Names(Vec::new()));
+                let mut config = Ia3Config::new(resolve(&targets), resolve(&feedforward));
+                config.modules_to_save =
+                    Targets::from_json("modules_to_save", v.get("modules_to_save").unwrap_or(&Value::Null))?.as_ref().map(resolve);
+                self.add_ia3_adapter(name, &config)
+            }
+            _ => {
+                let mut config = config_from_json(&v, &path)?;
+                config.targets = resolve(&config.targets);
+                config.modules_to_save = config.modules_to_save.as_ref().map(resolve);
+                self.add_adapter(name, &config)
+            }
+        };
+        added.map_err(|e| match e {
             Error::NoSuchLayer { .. } => bad(format!("its target_modules match no layer of this {}: {e}", M::ARCHITECTURE)),
             other => other,
         })?;
@@ -196,6 +243,9 @@ fn adapter_tensors(rec: &AdapterRecord, arch: &str) -> Vec<(String, Tensor)> {
         out.push((format!("{PREFIX}{name}.lora_A.weight"), l.a.shallow_clone()));
         out.push((format!("{PREFIX}{name}.lora_B.weight"), l.b.shallow_clone()));
     }
+    for s in &rec.scales {
+        out.push((format!("{PREFIX}{}.ia3_l", peft_name(arch, &s.linear)), s.scale.shallow_clone()));
+    }
     for s in &rec.saved {
         let name = peft_name(arch, &s.linear);
         out.push((format!("{PREFIX}{name}.weight"), s.weight.shallow_clone()));
@@ -242,10 +292,15 @@ fn parent_library(arch: &str) -> String {
     format!("transformers.models.{family}.modeling_{family}")
 }
 
+fn write_config(path: &Path, config: &Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(config).map_err(|source| Error::Json { path: path.to_owned(), source })?;
+    std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+}
+
 fn config_from_json(v: &Value, path: &Path) -> Result<LoraConfig> {
     let peft_type = v.get("peft_type").and_then(Value::as_str).unwrap_or("");
     if peft_type != "LORA" {
-        return Err(Error::Checkpoint { path: path.to_owned(), message: format!("peft_type is `{peft_type}`; tuna loads LORA adapters") });
+        return Err(Error::Checkpoint { path: path.to_owned(), message: format!("peft_type is `{peft_type}`; tuna loads LORA and IA3 adapters") });
     }
     if v.get("use_dora").and_then(Value::as_bool) == Some(true) {
         return Err(Error::Checkpoint { path: path.to_owned(), message: "DoRA adapters (use_dora) are not supported yet".into() });

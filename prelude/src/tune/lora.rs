@@ -219,14 +219,34 @@ impl LinearAdapter for LoraModule {
     }
 }
 
+/// A linear layer's weight and bias held by an adapter: a trained copy, or the layer's own.
+pub(crate) struct LinearView {
+    /// (out, in), or (in, out) when `transposed` (GPT-2's Conv1D).
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
+    pub(crate) transposed: bool,
+}
+
+impl LinearView {
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
+        // A Conv1D weight is (in, out): its transpose is a view, not a copy.
+        let weight = if self.transposed { self.weight.tr() } else { self.weight.shallow_clone() };
+        x.linear(&weight, self.bias.as_ref())
+    }
+}
+
+/// Whether `adapter` is the one in use.
+pub(crate) fn is_active(control: &SharedControl, adapter: &str) -> bool {
+    let c = lock(control);
+    c.enabled && c.active == adapter
+}
+
 /// A trainable copy of a whole linear layer (PEFT's `ModulesToSaveWrapper`): while its adapter
 /// is active it replaces the layer's output; the original stays frozen and unchanged.
 pub(crate) struct SavedModule {
     pub(crate) label: String,
     pub(crate) adapter: String,
-    pub(crate) weight: Tensor,
-    pub(crate) bias: Option<Tensor>,
-    pub(crate) transposed: bool,
+    pub(crate) copy: LinearView,
     pub(crate) control: SharedControl,
 }
 
@@ -236,16 +256,11 @@ impl LinearAdapter for SavedModule {
     }
 
     fn forward(&self, x: &Tensor, base_out: Tensor) -> Tensor {
-        let on = {
-            let c = lock(&self.control);
-            c.enabled && c.active == self.adapter
-        };
-        if !on {
-            return base_out;
+        if is_active(&self.control, &self.adapter) {
+            self.copy.forward(x)
+        } else {
+            base_out
         }
-        // A Conv1D weight is (in, out): its transpose is a view, not a copy.
-        let weight = if self.transposed { self.weight.tr() } else { self.weight.shallow_clone() };
-        x.linear(&weight, self.bias.as_ref())
     }
 }
 

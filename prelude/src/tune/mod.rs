@@ -1,5 +1,5 @@
 //! Fine-tuning strategies, one value each so an ablation can loop over them: full fine-tuning,
-//! freezing, BitFit and LoRA ([`Strategy`]), applied with `model.tune(&strategy)` to any BERT,
+//! freezing, BitFit, LoRA and (IA)³ ([`Strategy`]), applied with `model.tune(&strategy)` to any BERT,
 //! GPT-2 or ViT model; LoRA adapters saved and loaded in PEFT 0.21's files. Mirrors PEFT
 //! (`peft/peft_model.py`, `peft/tuners/lora/`).
 //!
@@ -14,11 +14,13 @@
 //! ```
 
 pub mod files;
+pub mod ia3;
 pub mod lora;
 pub mod select;
 pub mod strategy;
 pub mod tuned;
 
+pub use ia3::Ia3Config;
 pub use lora::{LoraBias, LoraConfig, LoraInit};
 pub use select::{layer_index, Targets};
 pub use strategy::{Freeze, Strategy, Tune};

@@ -1,8 +1,9 @@
 //! One value per fine-tuning strategy, so an ablation can loop over them: full fine-tuning,
 //! freezing (by name, layer index, embeddings, all but the head), BitFit (Ben Zaken et al. 2021,
-//! biases only) and LoRA. `strategy.apply(model)` or `model.tune(&strategy)` gives a [`Tuned`]
+//! biases only), LoRA and (IA)³. `strategy.apply(model)` or `model.tune(&strategy)` gives a [`Tuned`]
 //! model whose parameters' `requires_grad` say exactly what trains.
 
+use super::ia3::Ia3Config;
 use super::lora::LoraConfig;
 use super::select::{is_embedding, layer_index, module_of, Targets};
 use super::tuned::Tuned;
@@ -46,6 +47,8 @@ pub enum Strategy {
     BitFit,
     /// Base frozen; LoRA adapters (and `modules_to_save`, and biases as configured) train.
     Lora(LoraConfig),
+    /// Base frozen; (IA)³ scaling vectors (and `modules_to_save`) train.
+    Ia3(Ia3Config),
 }
 
 impl Strategy {
@@ -64,9 +67,8 @@ impl Strategy {
                 let frozen = frozen_names::<M>(&tuned, rules)?;
                 set_trainable(&tuned, |name| !frozen.contains(name))
             }
-            Strategy::Lora(config) => {
-                tuned.add_adapter("default", config)?;
-            }
+            Strategy::Lora(config) => tuned.add_adapter("default", config)?,
+            Strategy::Ia3(config) => tuned.add_ia3_adapter("default", config)?,
         }
         tuned.strategy = Some(self.clone());
         Ok(tuned)
@@ -92,6 +94,7 @@ impl std::fmt::Display for Strategy {
                 write!(f, "freeze {}", parts.join(" + "))
             }
             Strategy::Lora(c) => write!(f, "lora r={} alpha={}", c.r, c.alpha),
+            Strategy::Ia3(c) => write!(f, "ia3 {}", c.targets.to_json()),
         }
     }
 }

@@ -2,8 +2,11 @@
 //! through `Deref`, so `tuned.forward(…)` works), and its named LoRA adapters with their
 //! switches — active adapter, on/off, merge into the base weights and back, delete.
 
-use super::lora::{delta_weight, lock, new_control, LoraConfig, LoraInit, LoraModule, SavedModule, SharedControl};
-use super::select::layer_index;
+use super::ia3::{Ia3Config, Ia3Module};
+use super::lora::{
+    delta_weight, lock, new_control, LinearView, LoraBias, LoraConfig, LoraInit, LoraModule, SavedModule, SharedControl,
+};
+use super::select::{layer_index, Targets};
 use super::strategy::{set_trainable, Strategy};
 use crate::display::{MimeBundle, Render};
 use crate::models::{ModelState, ModelSummary, PretrainedModel};
@@ -27,10 +30,24 @@ pub(crate) struct SavedRecord {
     pub(crate) bias: Option<Tensor>,
 }
 
+/// An (IA)³ vector of one adapter on one linear layer.
+pub(crate) struct ScaleRecord {
+    pub(crate) linear: String,
+    pub(crate) scale: Tensor,
+    pub(crate) feedforward: bool,
+}
+
+/// What an adapter is.
+pub(crate) enum Method {
+    Lora(LoraConfig),
+    Ia3(Ia3Config),
+}
+
 /// One named adapter.
 pub(crate) struct AdapterRecord {
-    pub(crate) config: LoraConfig,
+    pub(crate) method: Method,
     pub(crate) layers: Vec<LayerRecord>,
+    pub(crate) scales: Vec<ScaleRecord>,
     pub(crate) saved: Vec<SavedRecord>,
     /// Its variables in the model's store.
     pub(crate) var_names: Vec<String>,
@@ -52,6 +69,32 @@ pub struct Tuned<M: PretrainedModel> {
     pub(crate) strategy: Option<Strategy>,
     pub(crate) control: SharedControl,
     pub(crate) adapters: BTreeMap<String, AdapterRecord>,
+}
+
+impl AdapterRecord {
+    fn new(method: Method) -> Self {
+        AdapterRecord { method, layers: Vec::new(), scales: Vec::new(), saved: Vec::new(), var_names: Vec::new() }
+    }
+}
+
+/// What adding an adapter needs to know of a linear layer.
+struct LinearShape {
+    name: String,
+    fan_in: i64,
+    fan_out: i64,
+    transposed: bool,
+    kind: tch::Kind,
+}
+
+/// A new variable at the dotted `name` of the store (dtype `kind`), recorded as the adapter's.
+fn new_var(root: &nn::Path, name: &str, shape: &[i64], init: nn::Init, kind: tch::Kind, record: &mut AdapterRecord) -> Result<Tensor> {
+    let (module, param) = name.rsplit_once('.').unwrap_or(("", name));
+    let t = var_path(root.clone(), module).f_var(param, shape, init)?;
+    if t.kind() != kind {
+        tch::no_grad(|| t.shallow_clone().set_data(&t.to_kind(kind)));
+    }
+    record.var_names.push(name.to_owned());
+    Ok(t)
 }
 
 impl<M: PretrainedModel> std::ops::Deref for Tuned<M> {
@@ -103,34 +146,19 @@ impl<M: PretrainedModel> Tuned<M> {
         self.adapters.contains_key(&active).then_some(active)
     }
 
-    /// The configuration of adapter `name`.
+    /// The LoRA configuration of adapter `name` (None for another kind of adapter).
     pub fn adapter_config(&self, name: &str) -> Option<&LoraConfig> {
-        self.adapters.get(name).map(|a| &a.config)
+        match self.adapters.get(name).map(|a| &a.method) {
+            Some(Method::Lora(c)) => Some(c),
+            _ => None,
+        }
     }
 
     /// Adds a LoRA adapter named `name` on the layers `config` targets; the first adapter
     /// becomes active. Only the active adapter's parameters train.
     pub fn add_adapter(&mut self, name: &str, config: &LoraConfig) -> Result<()> {
         config.validate()?;
-        if name.is_empty() || name.contains('.') {
-            return Err(Error::config("adapter_name", format!("`{name}`: must be non-empty and without dots")));
-        }
-        if self.adapters.contains_key(name) {
-            return Err(Error::config("adapter_name", format!("an adapter named `{name}` exists; delete it first or pick another name")));
-        }
-        let linears: Vec<(String, i64, i64, bool, Option<bool>, tch::Kind)> = self
-            .model
-            .linears()
-            .into_iter()
-            .map(|(n, l)| (n, l.in_features(), l.out_features(), l.is_transposed(), l.bias.as_ref().map(|_| true), l.weight.kind()))
-            .collect();
-        let names: Vec<&str> = linears.iter().map(|l| l.0.as_str()).collect();
-        let saved_names = match &config.modules_to_save {
-            Some(t) => t.select(names.iter().copied())?,
-            None => Vec::new(),
-        };
-        let mut targets: Vec<String> = config.targets.select(names.iter().copied())?;
-        targets.retain(|n| !saved_names.contains(n));
+        let (linears, mut targets, saved_names) = self.plan(name, &config.targets, &config.modules_to_save)?;
         if let Some(keep) = &config.layers_to_transform {
             targets.retain(|n| layer_index(n).is_some_and(|i| keep.contains(&i)));
             if targets.is_empty() {
@@ -139,51 +167,23 @@ impl<M: PretrainedModel> Tuned<M> {
         }
 
         let scaling = config.scaling();
-        let mut record = AdapterRecord { config: config.clone(), layers: Vec::new(), saved: Vec::new(), var_names: Vec::new() };
+        let mut record = AdapterRecord::new(Method::Lora(config.clone()));
         let root = self.model.var_store().root();
-        for (lname, fan_in, fan_out, transposed, _, kind) in linears.iter().filter(|l| targets.contains(&l.0)) {
+        for l in linears.iter().filter(|l| targets.contains(&l.name)) {
             let init_a = match config.init {
                 // kaiming_uniform_(a=√5) on (r, in): bound = gain·√(3/fan_in), gain = √(2/(1+5)).
                 LoraInit::Kaiming => {
-                    let bound = 1.0 / (*fan_in as f64).sqrt();
+                    let bound = 1.0 / (l.fan_in as f64).sqrt();
                     nn::Init::Uniform { lo: -bound, up: bound }
                 }
                 LoraInit::Gaussian => nn::Init::Randn { mean: 0.0, stdev: 1.0 / config.r as f64 },
             };
-            let pa = var_path(root.clone(), &format!("{lname}.lora_A.{name}"));
-            let a = pa.f_var("weight", &[config.r, *fan_in], init_a)?;
-            let pb = var_path(root.clone(), &format!("{lname}.lora_B.{name}"));
-            let b = pb.f_var("weight", &[*fan_out, config.r], nn::Init::Const(0.0))?;
-            for t in [&a, &b] {
-                if t.kind() != *kind {
-                    tch::no_grad(|| t.shallow_clone().set_data(&t.to_kind(*kind)));
-                }
-            }
-            record.var_names.push(format!("{lname}.lora_A.{name}.weight"));
-            record.var_names.push(format!("{lname}.lora_B.{name}.weight"));
-            record.layers.push(LayerRecord { linear: lname.clone(), a, b, scaling, transposed: *transposed });
-        }
-        let originals: BTreeMap<String, (Tensor, Option<Tensor>)> = self
-            .model
-            .linears()
-            .into_iter()
-            .filter(|(n, _)| saved_names.contains(n))
-            .map(|(n, l)| (n, (l.weight.shallow_clone(), l.bias.as_ref().map(Tensor::shallow_clone))))
-            .collect();
-        for (lname, (w, bias)) in &originals {
-            let p = var_path(root.clone(), &format!("{lname}.modules_to_save.{name}"));
-            let weight = p.f_var_copy("weight", &w.detach())?;
-            record.var_names.push(format!("{lname}.modules_to_save.{name}.weight"));
-            let bias = match bias {
-                Some(b) => {
-                    record.var_names.push(format!("{lname}.modules_to_save.{name}.bias"));
-                    Some(p.f_var_copy("bias", &b.detach())?)
-                }
-                None => None,
-            };
-            record.saved.push(SavedRecord { linear: lname.clone(), weight, bias });
+            let a = new_var(&root, &format!("{}.lora_A.{name}.weight", l.name), &[config.r, l.fan_in], init_a, l.kind, &mut record)?;
+            let b = new_var(&root, &format!("{}.lora_B.{name}.weight", l.name), &[l.fan_out, config.r], nn::Init::Const(0.0), l.kind, &mut record)?;
+            record.layers.push(LayerRecord { linear: l.name.clone(), a, b, scaling, transposed: l.transposed });
         }
         drop(root);
+        self.copy_saved(name, &saved_names, &mut record)?;
 
         let mut by_name: BTreeMap<String, &mut crate::models::Linear> = self.model.linears_mut().into_iter().collect();
         for l in &record.layers {
@@ -199,27 +199,137 @@ impl<M: PretrainedModel> Tuned<M> {
                 }));
             }
         }
+        drop(by_name);
+        self.finish_adapter(name, record);
+        Ok(())
+    }
+
+    /// Adds an (IA)³ adapter named `name`; the first adapter becomes active.
+    pub fn add_ia3_adapter(&mut self, name: &str, config: &Ia3Config) -> Result<()> {
+        let (linears, targets, saved_names) = self.plan(name, &config.targets, &config.modules_to_save)?;
+        let mut record = AdapterRecord::new(Method::Ia3(config.clone()));
+        let root = self.model.var_store().root();
+        for l in linears.iter().filter(|l| targets.contains(&l.name)) {
+            let feedforward = config.feedforward.matches(&l.name);
+            let shape = if feedforward { [1, l.fan_in] } else { [l.fan_out, 1] };
+            let scale = new_var(&root, &format!("{}.ia3_l.{name}", l.name), &shape, nn::Init::Const(1.0), l.kind, &mut record)?;
+            record.scales.push(ScaleRecord { linear: l.name.clone(), scale, feedforward });
+        }
+        drop(root);
+        self.copy_saved(name, &saved_names, &mut record)?;
+        let mut by_name: BTreeMap<String, &mut crate::models::Linear> = self.model.linears_mut().into_iter().collect();
+        for s in &record.scales {
+            if let Some(lin) = by_name.get_mut(&s.linear) {
+                let module = Ia3Module {
+                    label: format!("ia3:{name}"),
+                    adapter: name.to_owned(),
+                    scale: s.scale.shallow_clone(),
+                    feedforward: s.feedforward,
+                    layer: LinearView {
+                        weight: lin.weight.shallow_clone(),
+                        bias: lin.bias.as_ref().map(Tensor::shallow_clone),
+                        transposed: lin.is_transposed(),
+                    },
+                    control: self.control.clone(),
+                };
+                lin.attach(Box::new(module));
+            }
+        }
+        drop(by_name);
+        self.finish_adapter(name, record);
+        Ok(())
+    }
+
+    /// Checks the name; returns the linear layers, the targets among them and the layers to
+    /// save (targets exclude those, as in PEFT).
+    fn plan(&self, name: &str, targets: &Targets, modules_to_save: &Option<Targets>) -> Result<(Vec<LinearShape>, Vec<String>, Vec<String>)> {
+        self.check_new_name(name)?;
+        let linears = self.linear_shapes();
+        let names: Vec<&str> = linears.iter().map(|l| l.name.as_str()).collect();
+        let saved = match modules_to_save {
+            Some(t) => t.select(names.iter().copied())?,
+            None => Vec::new(),
+        };
+        let mut chosen = targets.select(names.iter().copied())?;
+        chosen.retain(|n| !saved.contains(n));
+        Ok((linears, chosen, saved))
+    }
+
+    fn check_new_name(&self, name: &str) -> Result<()> {
+        if name.is_empty() || name.contains('.') {
+            return Err(Error::config("adapter_name", format!("`{name}`: must be non-empty and without dots")));
+        }
+        if self.adapters.contains_key(name) {
+            return Err(Error::config("adapter_name", format!("an adapter named `{name}` exists; delete it first or pick another name")));
+        }
+        Ok(())
+    }
+
+    fn linear_shapes(&self) -> Vec<LinearShape> {
+        self.model
+            .linears()
+            .into_iter()
+            .map(|(name, l)| LinearShape {
+                name,
+                fan_in: l.in_features(),
+                fan_out: l.out_features(),
+                transposed: l.is_transposed(),
+                kind: l.weight.kind(),
+            })
+            .collect()
+    }
+
+    /// Trainable copies of the `modules_to_save` layers, attached so that they replace the
+    /// originals while the adapter is active.
+    fn copy_saved(&mut self, name: &str, saved_names: &[String], record: &mut AdapterRecord) -> Result<()> {
+        let originals: BTreeMap<String, (Tensor, Option<Tensor>)> = self
+            .model
+            .linears()
+            .into_iter()
+            .filter(|(n, _)| saved_names.contains(n))
+            .map(|(n, l)| (n, (l.weight.shallow_clone(), l.bias.as_ref().map(Tensor::shallow_clone))))
+            .collect();
+        let root = self.model.var_store().root();
+        for (lname, (w, bias)) in &originals {
+            let p = var_path(root.clone(), &format!("{lname}.modules_to_save.{name}"));
+            let weight = p.f_var_copy("weight", &w.detach())?;
+            record.var_names.push(format!("{lname}.modules_to_save.{name}.weight"));
+            let bias = match bias {
+                Some(b) => {
+                    record.var_names.push(format!("{lname}.modules_to_save.{name}.bias"));
+                    Some(p.f_var_copy("bias", &b.detach())?)
+                }
+                None => None,
+            };
+            record.saved.push(SavedRecord { linear: lname.clone(), weight, bias });
+        }
+        drop(root);
+        let mut by_name: BTreeMap<String, &mut crate::models::Linear> = self.model.linears_mut().into_iter().collect();
         for s in &record.saved {
             if let Some(lin) = by_name.get_mut(&s.linear) {
                 let transposed = lin.is_transposed();
                 lin.attach(Box::new(SavedModule {
                     label: format!("modules_to_save:{name}"),
                     adapter: name.to_owned(),
-                    weight: s.weight.shallow_clone(),
-                    bias: s.bias.as_ref().map(Tensor::shallow_clone),
-                    transposed,
+                    copy: LinearView {
+                        weight: s.weight.shallow_clone(),
+                        bias: s.bias.as_ref().map(Tensor::shallow_clone),
+                        transposed,
+                    },
                     control: self.control.clone(),
                 }));
             }
         }
-        drop(by_name);
+        Ok(())
+    }
+
+    fn finish_adapter(&mut self, name: &str, record: AdapterRecord) {
         let first = self.adapters.is_empty();
         self.adapters.insert(name.to_owned(), record);
         if first {
             lock(&self.control).active = name.to_owned();
         }
         self.mark_trainable();
-        Ok(())
     }
 
     /// Only the active adapter's tensors, its saved modules and the biases its `bias` names train.
@@ -228,13 +338,16 @@ impl<M: PretrainedModel> Tuned<M> {
         let Some(rec) = self.adapters.get(&active) else { return };
         let own: std::collections::BTreeSet<&str> = rec.var_names.iter().map(String::as_str).collect();
         let lora_biases: Vec<String> = rec.layers.iter().map(|l| format!("{}.bias", l.linear)).collect();
-        let bias = rec.config.bias;
+        let bias = match &rec.method {
+            Method::Lora(c) => c.bias,
+            Method::Ia3(_) => LoraBias::None,
+        };
         set_trainable(self, |n| {
             own.contains(n)
                 || match bias {
-                    super::lora::LoraBias::None => false,
-                    super::lora::LoraBias::LoraOnly => lora_biases.iter().any(|b| b == n),
-                    super::lora::LoraBias::All => n.ends_with(".bias") && !is_adapter_var(n),
+                    LoraBias::None => false,
+                    LoraBias::LoraOnly => lora_biases.iter().any(|b| b == n),
+                    LoraBias::All => n.ends_with(".bias") && !is_adapter_var(n),
                 }
         });
     }
@@ -286,6 +399,9 @@ impl<M: PretrainedModel> Tuned<M> {
             if merged.contains(&active) {
                 return Ok(());
             }
+            if let Some(Method::Ia3(_)) = self.adapters.get(&active).map(|a| &a.method) {
+                return Err(Error::msg(format!("adapter `{active}` is (IA)³: only LoRA adapters merge so far")));
+            }
             vec![active]
         } else {
             merged
@@ -319,7 +435,7 @@ impl<M: PretrainedModel> Tuned<M> {
         if lock(&self.control).merged.contains(name) {
             self.unmerge()?;
         }
-        let labels = [format!("lora:{name}"), format!("modules_to_save:{name}")];
+        let labels = [format!("lora:{name}"), format!("ia3:{name}"), format!("modules_to_save:{name}")];
         self.detach_where(|label| labels.iter().any(|l| l == label));
         if let Some(rec) = self.adapters.remove(name) {
             remove_vars(self.model.var_store(), &rec.var_names);
@@ -340,7 +456,7 @@ impl<M: PretrainedModel> Tuned<M> {
             self.merge()?;
         }
         for name in self.adapter_names() {
-            let labels = [format!("lora:{name}"), format!("modules_to_save:{name}")];
+            let labels = [format!("lora:{name}"), format!("ia3:{name}"), format!("modules_to_save:{name}")];
             // The head keeps the trained copy's values.
             if let Some(rec) = self.adapters.get(&name) {
                 if lock(&self.control).active == name {
@@ -379,7 +495,7 @@ impl<M: PretrainedModel> Tuned<M> {
 }
 
 pub(crate) fn is_adapter_var(name: &str) -> bool {
-    name.contains(".lora_A.") || name.contains(".lora_B.") || name.contains(".modules_to_save.")
+    name.contains(".lora_A.") || name.contains(".lora_B.") || name.contains(".ia3_l.") || name.contains(".modules_to_save.")
 }
 
 fn remove_vars(vs: &nn::VarStore, names: &[String]) {
