@@ -180,7 +180,8 @@ impl Engine {
             state.restarted = false;
         }
         child::signal(lock(&self.process).id(), child::LOWER_SIGNAL);
-        let mut callbacks = EvalCallbacks { input_reader: &|request| input(&request.prompt, request.is_password) };
+        let mut callbacks =
+            EvalCallbacks { input_reader: &|request| input(&decode_prompt(&request.prompt), request.is_password) };
         let result = self.context.execute_with_callbacks(&rewrite.code, &mut callbacks);
         let events = self.forwarder.flush();
         let restarted = {
@@ -268,6 +269,11 @@ impl Engine {
     pub fn inspect(&mut self, code: &str, position: usize) -> Result<(String, String)> {
         self.context.hover_at(code, position).context("inspecting")
     }
+}
+
+/// The prelude's `input` encodes `:` (evcxr cuts the prompt at the first one) and `%`.
+fn decode_prompt(prompt: &str) -> String {
+    prompt.replace("%3A", ":").replace("%25", "%")
 }
 
 /// Cells link Rust's standard library dynamically. evcxr relies on a relative RUNPATH that

@@ -62,18 +62,6 @@ impl<T: Render + ?Sized> Render for &T {
     }
 }
 
-impl Render for str {
-    fn render(&self) -> MimeBundle {
-        MimeBundle::text(self)
-    }
-}
-
-impl Render for String {
-    fn render(&self) -> MimeBundle {
-        MimeBundle::text(self.as_str())
-    }
-}
-
 macro_rules! text_wrapper {
     ($(#[$doc:meta])* $name:ident, $mime:expr) => {
         $(#[$doc])*
