@@ -31,11 +31,12 @@ fi
 step "fetching models and data into $TUNA_DATA"
 bash scripts/fetch-data.sh
 
-step "building the kernel (and the prelude, which the tests use)"
-# --workspace here and in scripts/test.sh: cargo unifies dependency features over the packages
-# a command selects, so building the kernel alone would compile evcxr's dependencies a second
-# time, with other features, for the tests.
-cargo build --release --workspace 2>&1 | grep -v '^\s*\(Compiling\|Downloaded\|Downloading\)' >&2 || true
+step "building the kernel"
+# The kernel and the prelude are always built as separate packages (-p), here and in
+# scripts/test.sh: cargo unifies dependency features over the packages one command selects, so
+# a workspace-wide build recompiles evcxr's dependencies (~20 min on 2 cores) whenever the
+# prelude's dependencies change.
+cargo build --release -p tuna-kernel 2>&1 | grep -v '^\s*\(Compiling\|Downloaded\|Downloading\)' >&2 || true
 test -x "$CARGO_TARGET_DIR/release/tuna" || { echo "kernel build failed" >&2; exit 1; }
 
 step "installing the kernelspec and warming the build cache"

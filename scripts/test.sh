@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
-echo "== cargo test (kernel and prelude)"
-cargo test --release --workspace 2>&1 | grep -v '^\s*\(Compiling\|Downloaded\|Downloading\)'
+# One package per command (see scripts/setup.sh for why).
+for package in tuna-kernel tuna; do
+  echo "== cargo test -p $package"
+  cargo test --release -p "$package" 2>&1 | grep -v '^\s*\(Compiling\|Downloaded\|Downloading\)'
+done
 echo "== kernel and notebook tests through Jupyter clients"
 python -m pytest -q tests
