@@ -5,7 +5,7 @@ kernel to the result of the first cell that uses the prelude (for evcxr_jupyter 
 the same prelude crate with `:dep`), and the median of 20 runs of `1 + 1`.
 Usage: python kernel_startup.py EVCXR_JUPYTER_BINARY PRELUDE_DIR  (prints JSON lines)
 """
-import json, os, statistics, sys, tempfile, time
+import json, os, statistics, subprocess, sys, tempfile, time
 from jupyter_client.manager import KernelManager
 
 EVCXR, PRELUDE = sys.argv[1], sys.argv[2]
@@ -58,10 +58,15 @@ def main():
     os.environ["JUPYTER_PATH"] = kernels + os.pathsep + os.environ.get("JUPYTER_PATH", "")
     evcxr_tmp = os.path.join(os.environ.get("TUNA_CACHE", os.path.expanduser("~/.cache/tuna")), "evcxr-jupyter-tmp")
     os.makedirs(evcxr_tmp, exist_ok=True)
+    # evcxr's cells find Rust's standard library through a relative RUNPATH that breaks in a
+    # deep build directory such as this persistent one; tuna adds the toolchain's library
+    # directory to LD_LIBRARY_PATH itself, evcxr_jupyter is given the same.
+    libdir = subprocess.run(["rustc", "--print", "target-libdir"], capture_output=True, text=True).stdout.strip()
+    evcxr_ld = libdir + os.pathsep + os.environ.get("LD_LIBRARY_PATH", "")
     evcxr_first = f':dep tuna = {{ path = "{PRELUDE}" }}\nuse tuna::prelude::*;\n{FIRST_CELL}'
     runs = {
         "tuna": ("tuna", FIRST_CELL, {}),
-        "evcxr_jupyter": ("evcxr-bench", evcxr_first, {"EVCXR_TMPDIR": evcxr_tmp}),
+        "evcxr_jupyter": ("evcxr-bench", evcxr_first, {"EVCXR_TMPDIR": evcxr_tmp, "LD_LIBRARY_PATH": evcxr_ld}),
     }
     results = {}
     for name, (kernel, cell, env) in runs.items():
