@@ -73,7 +73,9 @@ impl Interrupter {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, going on with the data when another thread panicked while holding it: the
+/// kernel must keep answering, and these mutexes only guard plain state.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

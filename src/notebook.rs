@@ -1,7 +1,7 @@
 //! `tuna run`: executes a notebook headless through the same engine the kernel uses and
 //! writes every output into it (nbformat 4), as nbclient would. No Python needed.
 
-use crate::engine::{Engine, Frontend, Outcome};
+use crate::engine::{lock, Engine, Frontend, Outcome};
 use crate::output::Sink;
 use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
@@ -153,9 +153,6 @@ pub fn run(input: &Path, output: Option<&Path>, allow_errors: bool) -> Result<i3
     Ok(if failed { 1 } else { 0 })
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A cell's source: nbformat allows a string or a list of lines.
 fn source_text(source: &Value) -> String {

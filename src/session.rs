@@ -1,7 +1,7 @@
 //! The evaluation thread of the Jupyter kernel: runs queued execute, complete and inspect
 //! requests on the [`Engine`] one at a time and publishes what they produce.
 
-use crate::engine::{Engine, Frontend, Interrupter, Outcome};
+use crate::engine::{lock, Engine, Frontend, Interrupter, Outcome};
 use crate::history::History;
 use crate::output::Sink;
 use crate::report::ErrorReport;
@@ -29,9 +29,6 @@ pub struct Shared {
     current: Mutex<Option<Message>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 impl Shared {
     pub fn new(
