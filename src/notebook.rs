@@ -149,10 +149,44 @@ pub fn run(input: &Path, output: Option<&Path>, allow_errors: bool) -> Result<i3
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(target, serde_json::to_string_pretty(&notebook)? + "\n").with_context(|| format!("writing {}", target.display()))?;
-    eprintln!("tuna: wrote {} ({:.1} s in all)", target.display(), start.elapsed().as_secs_f64());
+    let images = save_images(&notebook, target)?;
+    eprintln!(
+        "tuna: wrote {} and {images} image file(s) beside it ({:.1} s in all)",
+        target.display(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(if failed { 1 } else { 0 })
 }
 
+
+/// Writes every SVG and PNG output of `notebook` next to `target` (`NAME-cell3-1.svg`, …), so
+/// the plots of a headless run can be looked at without opening the notebook.
+fn save_images(notebook: &Value, target: &Path) -> Result<usize> {
+    use base64::Engine as _;
+    let stem = target.file_stem().and_then(|s| s.to_str()).unwrap_or("notebook");
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let mut written = 0;
+    for (index, cell) in notebook["cells"].as_array().into_iter().flatten().enumerate() {
+        for (k, output) in cell["outputs"].as_array().into_iter().flatten().enumerate() {
+            let data = &output["data"];
+            let (ext, bytes) = if let Some(svg) = data["image/svg+xml"].as_str() {
+                ("svg", svg.as_bytes().to_vec())
+            } else if let Some(png) = data["image/png"].as_str() {
+                let clean: String = png.chars().filter(|c| !c.is_whitespace()).collect();
+                match base64::engine::general_purpose::STANDARD.decode(clean) {
+                    Ok(bytes) => ("png", bytes),
+                    Err(_) => continue,
+                }
+            } else {
+                continue;
+            };
+            let path = dir.join(format!("{stem}-cell{index}-{k}.{ext}"));
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}
 
 /// A cell's source: nbformat allows a string or a list of lines.
 fn source_text(source: &Value) -> String {
