@@ -19,6 +19,7 @@ pub mod progress;
 pub mod text;
 pub mod tune;
 pub mod train;
+pub mod tutorial;
 
 pub use error::{Error, Result};
 
@@ -39,6 +40,7 @@ pub mod prelude {
     };
     pub use crate::plot::*;
     pub use crate::progress::*;
+    pub use crate::tutorial::quick;
     pub use crate::data::*;
     pub use crate::text::*;
     pub use crate::tune::{Freeze, Ia3Config, LoraBias, LoraConfig, LoraInit, Strategy, Targets, Tune, Tuned};
