@@ -170,6 +170,7 @@ impl<M: Objective, C> Trainer<M, C> {
             best_weights: None,
             evals_without_improvement: saved.evals_without_improvement,
             early_stopped: saved.early_stopped,
+            data_wait: Default::default(),
         });
         Ok(())
     }

@@ -10,6 +10,7 @@ use super::history::{EvalRecord, Run, StepRecord, Stop};
 use super::metrics::{ClassMetrics, Evaluation};
 use super::objective::{LossOptions, Objective};
 use super::optim::OptimizerState;
+use super::precision::Autocast;
 use super::trainer::{TrainState, Trainer};
 use crate::data::{mix_seed, Collate, Dataset, Loader, Sample};
 use crate::display::DisplayHandle;
@@ -100,6 +101,7 @@ impl<M: Objective, C> Trainer<M, C> {
                 best_weights: None,
                 evals_without_improvement: 0,
                 early_stopped: false,
+                data_wait: Duration::ZERO,
             });
         }
         let options = self.loss_options()?;
@@ -161,7 +163,10 @@ impl<M: Objective, C> Trainer<M, C> {
                 self.model.set_training(true);
                 let mut loss_sum = 0.0;
                 for i in 0..group {
-                    let batch = match batches.next() {
+                    let waited = batches.waited();
+                    let next = batches.next();
+                    st.data_wait += batches.waited().saturating_sub(waited);
+                    let batch = match next {
                         Some(b) => b?,
                         None if interrupt::requested() => {
                             st.optimizer.zero_grad();
@@ -172,7 +177,10 @@ impl<M: Objective, C> Trainer<M, C> {
                     };
                     let micro = (st.step * c.grad_accumulation + i) as u64;
                     tch::manual_seed(mix_seed(c.seed, micro) as i64 & i64::MAX);
-                    let out = self.model.compute(&batch, options)?;
+                    let out = {
+                        let _bf16 = c.bf16.then(|| Autocast::bf16(self.model.device())).flatten();
+                        self.model.compute(&batch, options)?
+                    };
                     let value = out.loss.f_double_value(&[])?;
                     if !value.is_finite() {
                         st.optimizer.zero_grad();
@@ -315,6 +323,7 @@ impl<M: Objective, C> Trainer<M, C> {
         let _guard = tch::no_grad_guard();
         let (mut loss_sum, mut count, mut right, mut seen) = (0.0, 0u64, 0u64, 0usize);
         let (mut predictions, mut targets) = (Vec::<i64>::new(), Vec::<i64>::new());
+        let _bf16 = self.config.bf16.then(|| Autocast::bf16(self.model.device())).flatten();
         for batch in loader.epoch(0) {
             let out = self.model.compute(&batch?, options)?;
             seen += 1;

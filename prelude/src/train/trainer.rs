@@ -71,6 +71,9 @@ pub struct TrainConfig {
     pub output_dir: PathBuf,
     /// Keep only the newest this many checkpoints, plus the best (default all).
     pub keep_last: Option<usize>,
+    /// bf16 mixed precision: forward passes under bf16 autocast on the CPU or CUDA, master
+    /// weights, gradients and optimizer state in f32 (default off).
+    pub bf16: bool,
 }
 
 impl Default for TrainConfig {
@@ -96,6 +99,7 @@ impl Default for TrainConfig {
             save_every: None,
             output_dir: PathBuf::from("checkpoints"),
             keep_last: None,
+            bf16: false,
         }
     }
 }
@@ -120,6 +124,8 @@ pub(crate) struct TrainState {
     pub best_weights: Option<Vec<(String, Tensor)>>,
     pub evals_without_improvement: usize,
     pub early_stopped: bool,
+    /// Time the training loop waited for the loader (batches not ready yet), all calls to `fit`.
+    pub data_wait: std::time::Duration,
 }
 
 /// Trains a model on its objective; holds the model, the optimizer state and the history
@@ -186,6 +192,9 @@ impl<M: Objective, C> Trainer<M, C> {
         save_every: usize => save_every = Some);
     setter!(/// Keep only the newest `n` checkpoints (and the best).
         keep_last: usize => keep_last = Some);
+    setter!(/// bf16 mixed precision (autocast on the CPU or CUDA; master weights stay f32). Fast on
+        /// GPUs and on CPUs with bf16 units (see [`cpu_has_bf16`](super::cpu_has_bf16)).
+        bf16: bool => bf16);
 
     /// The folder checkpoints are written to (default `checkpoints`).
     pub fn output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -244,6 +253,11 @@ impl<M: Objective, C> Trainer<M, C> {
     /// Every record so far (empty before the first `fit`).
     pub fn history(&self) -> History {
         self.state.as_ref().map(|s| s.history.clone()).unwrap_or_default()
+    }
+
+    /// Time the training loop spent waiting for batches that the loader had not made yet.
+    pub fn data_wait(&self) -> std::time::Duration {
+        self.state.as_ref().map_or(std::time::Duration::ZERO, |s| s.data_wait)
     }
 
     /// Optimizer steps done.
