@@ -8,6 +8,7 @@
 
 use super::history::{EvalRecord, Run, StepRecord, Stop};
 use super::metrics::{ClassMetrics, Evaluation};
+use super::metrics_scores::Scored;
 use super::objective::{LossOptions, Objective};
 use super::optim::OptimizerState;
 use super::precision::Autocast;
@@ -324,6 +325,7 @@ impl<M: Objective, C> Trainer<M, C> {
         let (mut loss_sum, mut count, mut right, mut seen) = (0.0, 0u64, 0u64, 0usize);
         let (mut predictions, mut targets) = (Vec::<i64>::new(), Vec::<i64>::new());
         let _bf16 = self.config.bf16.then(|| Autocast::bf16(self.model.device())).flatten();
+        let mut scored = Scored::default();
         for batch in loader.epoch(0) {
             let out = self.model.compute(&batch?, options)?;
             seen += 1;
@@ -337,6 +339,9 @@ impl<M: Objective, C> Trainer<M, C> {
                 if M::CLASSIFIES {
                     predictions.extend(Vec::<i64>::try_from(p.f_to_kind(Kind::Int64)?.f_to_device(tch::Device::Cpu)?)?);
                     targets.extend(Vec::<i64>::try_from(t.f_to_kind(Kind::Int64)?.f_to_device(tch::Device::Cpu)?)?);
+                    if let Some(s) = &out.scores {
+                        scored.push(s, t)?;
+                    }
                 }
             }
         }
@@ -351,7 +356,9 @@ impl<M: Objective, C> Trainer<M, C> {
             count,
             accuracy: (count > 0).then(|| right as f64 / count as f64),
             classes,
-            language_model: !M::CLASSIFIES,
+            language_model: M::PERPLEXITY,
+            score_metrics: scored.values(),
+            scored: (!scored.targets.is_empty()).then_some(scored),
         }))
     }
 }

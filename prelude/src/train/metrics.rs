@@ -1,8 +1,11 @@
 //! Evaluation metrics: loss, perplexity, accuracy, and for classifiers precision / recall / F1
 //! per class with macro and weighted averages and the confusion matrix, defined as
 //! scikit-learn's `precision_recall_fscore_support` (a class never predicted has precision 0,
-//! weighted averages weight by support). An [`Evaluation`] shows as an HTML table.
+//! weighted averages weight by support), sensitivity and specificity for two classes (class 1
+//! positive); with the class scores of every row (`metrics_scores.rs`) ROC-AUC and top-k
+//! accuracy. An [`Evaluation`] shows as an HTML table.
 
+use super::metrics_scores::Scored;
 use crate::display::{escape_html, MimeBundle, Render};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -84,11 +87,26 @@ impl ClassMetrics {
         }
     }
 
-    /// Named values: `accuracy`, `precision_macro`, `recall_macro`, `f1_macro`, and the
-    /// `_weighted` ones.
+    /// For two classes with class 1 the positive one (disease, fraud, …): the recall of the
+    /// positives, TP / (TP + FN). None for other class counts.
+    pub fn sensitivity(&self) -> Option<f64> {
+        (self.classes.len() == 2).then(|| self.classes[1].recall)
+    }
+
+    /// For two classes: the recall of the negatives, TN / (TN + FP). None for other class counts.
+    pub fn specificity(&self) -> Option<f64> {
+        (self.classes.len() == 2).then(|| self.classes[0].recall)
+    }
+
+    /// Named values: `accuracy`, `precision_macro`, `recall_macro`, `f1_macro`, the
+    /// `_weighted` ones, and `sensitivity` / `specificity` for two classes.
     pub fn values(&self) -> BTreeMap<String, f64> {
         let mut out = BTreeMap::new();
         out.insert("accuracy".into(), self.accuracy());
+        if let (Some(se), Some(sp)) = (self.sensitivity(), self.specificity()) {
+            out.insert("sensitivity".into(), se);
+            out.insert("specificity".into(), sp);
+        }
         for (name, weighted) in [("macro", false), ("weighted", true)] {
             out.insert(format!("precision_{name}"), self.average(|c| c.precision, weighted));
             out.insert(format!("recall_{name}"), self.average(|c| c.recall, weighted));
@@ -113,12 +131,20 @@ pub struct Evaluation {
     pub classes: Option<ClassMetrics>,
     /// Whether `perplexity` (exp of the loss) is meaningful: language models.
     pub language_model: bool,
+    /// Values computed from the class scores (`roc_auc`, `top3_accuracy`, …), for classifiers.
+    #[serde(default)]
+    pub score_metrics: BTreeMap<String, f64>,
+    /// The class probabilities and targets they came from (not saved in checkpoints): see
+    /// [`Evaluation::roc_curve`].
+    #[serde(skip)]
+    pub scored: Option<Scored>,
 }
 
 impl Evaluation {
     /// Every named value: `loss`, `accuracy`, the class averages, `perplexity` for language models.
     pub fn values(&self) -> BTreeMap<String, f64> {
         let mut out = self.classes.as_ref().map(ClassMetrics::values).unwrap_or_default();
+        out.extend(self.score_metrics.clone());
         out.insert("loss".into(), self.loss);
         if let Some(a) = self.accuracy {
             out.insert("accuracy".into(), a);
@@ -132,6 +158,17 @@ impl Evaluation {
     /// One named value (see [`Evaluation::values`]).
     pub fn metric(&self, name: &str) -> Option<f64> {
         self.values().get(name).copied()
+    }
+
+    /// The ROC curve of class `positive` against the rest, from the probabilities of this
+    /// evaluation (empty when they were not kept, e.g. after loading a checkpoint).
+    pub fn roc_curve(&self, positive: usize) -> Vec<super::metrics_scores::RocPoint> {
+        self.scored.as_ref().map(|s| s.roc_curve(positive)).unwrap_or_default()
+    }
+
+    /// Fraction of targets among the `k` most probable classes (None without kept scores).
+    pub fn top_k_accuracy(&self, k: usize) -> Option<f64> {
+        self.scored.as_ref().map(|s| s.top_k_accuracy(k))
     }
 
     /// The table as HTML: the summary values, then per-class scores and the confusion matrix.
@@ -220,9 +257,12 @@ mod tests {
             accuracy: Some(0.5),
             classes: Some(ClassMetrics::new(&[0, 0], &[0, 1], &["a<b".into(), "c".into()])),
             language_model: false,
+            score_metrics: [("roc_auc".to_string(), 0.75)].into(),
+            scored: None,
         };
         let html = e.html();
         assert!(html.contains("<td>f1_macro</td>") && html.contains("a&lt;b"), "{html}");
         assert!(html.contains("tuna-confusion"));
+        assert!(html.contains("<td>roc_auc</td><td>0.7500</td>") && html.contains("<td>sensitivity</td><td>0.0000</td>"), "{html}");
     }
 }

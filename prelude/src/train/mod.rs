@@ -8,6 +8,7 @@ mod checkpoint;
 mod fit;
 mod history;
 mod metrics;
+mod metrics_scores;
 mod objective;
 mod optim;
 mod precision;
@@ -17,6 +18,7 @@ mod trainer;
 
 pub use history::{EvalRecord, History, Run, StepRecord, Stop};
 pub use metrics::{ClassMetrics, ClassScores, Evaluation};
+pub use metrics_scores::{roc_auc, roc_curve, top_k_accuracy, RocPoint, Scored};
 pub use objective::{LossOptions, Objective, StepOutput, IGNORE_INDEX};
 pub use optim::{decays, Optimizer};
 pub use precision::{cpu_has_bf16, Autocast};

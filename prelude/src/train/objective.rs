@@ -7,9 +7,16 @@
 //!   label is not -100 (~15 %); Hugging Face projects every position.
 //! - Causal LM: the hidden state at position t predicts token t+1; again only positions with a
 //!   label reach `lm_head`.
+//! - Image classification (ViT): cross-entropy over the class logits of `pixel_values`.
+//!
+//! The self-supervised vision objectives, SimCLR and MAE, are in `objective_simclr.rs` and
+//! `objective_mae.rs`.
 
 use crate::data::Batch;
-use crate::models::{BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification, GPT2LMHeadModel, PretrainedModel};
+use crate::models::{
+    BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification, GPT2LMHeadModel, PretrainedModel,
+    ViTForImageClassification,
+};
 use crate::{Error, Result};
 use tch::{Kind, Reduction, Tensor};
 
@@ -32,6 +39,9 @@ pub struct StepOutput {
     pub predictions: Option<Tensor>,
     /// The targets those predictions are scored against.
     pub targets: Option<Tensor>,
+    /// Class logits of each scored target (targets, classes), for ROC-AUC and top-k accuracy;
+    /// None when the task has no classes to rank.
+    pub scores: Option<Tensor>,
     /// Number of targets the loss averages over (rows, or labelled tokens).
     pub count: i64,
 }
@@ -42,6 +52,9 @@ pub trait Objective: PretrainedModel {
     const TASK: &'static str;
     /// Whether evaluation reports class metrics (accuracy, precision, recall, F1).
     const CLASSIFIES: bool;
+    /// Whether evaluation reports `perplexity` = exp(loss): language models (default: those
+    /// that do not classify).
+    const PERPLEXITY: bool = !Self::CLASSIFIES;
     /// The loss and predictions of `batch` (its `labels` tensor holds the targets).
     fn compute(&self, batch: &Batch, options: &LossOptions) -> Result<StepOutput>;
 }
@@ -73,17 +86,34 @@ fn zero_loss(like: &Tensor) -> Tensor {
     like.sum(Kind::Float) * 0.0
 }
 
+/// Cross-entropy of one row of class `logits` (rows, classes) per label, checking that the
+/// class weights fit the head.
+pub(crate) fn classify(logits: Tensor, labels: &Tensor, options: &LossOptions) -> Result<StepOutput> {
+    let classes = logits.size().last().copied().unwrap_or(0);
+    if let Some(w) = &options.class_weights {
+        if w.size() != [classes] {
+            return Err(Error::config(
+                "class_weights",
+                format!("{} weights for a head of {classes} classes: pass one weight per class", w.numel()),
+            ));
+        }
+    }
+    let loss = cross_entropy(&logits, labels, options.class_weights.as_ref())?;
+    let predictions = Some(logits.argmax(-1, false));
+    Ok(StepOutput { loss, predictions, targets: Some(labels.shallow_clone()), scores: Some(logits), count: labels.size()[0] })
+}
+
 /// Projects the hidden states of the labelled positions only (`project`: hidden → logits) and
 /// scores them.
 fn project_labelled(hidden: &Tensor, labels: &Tensor, options: &LossOptions, project: impl Fn(&Tensor) -> Tensor) -> Result<StepOutput> {
     let (scored, targets) = labelled_positions(hidden, labels)?;
     let count = targets.size()[0];
     if count == 0 {
-        return Ok(StepOutput { loss: zero_loss(hidden), predictions: None, targets: None, count });
+        return Ok(StepOutput { loss: zero_loss(hidden), predictions: None, targets: None, scores: None, count });
     }
     let logits = project(&scored);
     let loss = cross_entropy(&logits, &targets, options.class_weights.as_ref())?;
-    Ok(StepOutput { loss, predictions: Some(logits.argmax(-1, false)), targets: Some(targets), count })
+    Ok(StepOutput { loss, predictions: Some(logits.argmax(-1, false)), targets: Some(targets), scores: None, count })
 }
 
 impl Objective for BertForSequenceClassification {
@@ -91,19 +121,8 @@ impl Objective for BertForSequenceClassification {
     const CLASSIFIES: bool = true;
 
     fn compute(&self, batch: &Batch, options: &LossOptions) -> Result<StepOutput> {
-        let labels = batch.get("labels")?;
         let logits = self.forward(batch.get("input_ids")?, optional(batch, "attention_mask"), optional(batch, "token_type_ids"));
-        let classes = logits.size().last().copied().unwrap_or(0);
-        if let Some(w) = &options.class_weights {
-            if w.size() != [classes] {
-                return Err(Error::config(
-                    "class_weights",
-                    format!("{} weights for a head of {classes} classes: pass one weight per class", w.numel()),
-                ));
-            }
-        }
-        let loss = cross_entropy(&logits, labels, options.class_weights.as_ref())?;
-        Ok(StepOutput { loss, predictions: Some(logits.argmax(-1, false)), targets: Some(labels.shallow_clone()), count: labels.size()[0] })
+        classify(logits, batch.get("labels")?, options)
     }
 }
 
@@ -117,7 +136,7 @@ impl Objective for BertForTokenClassification {
         let (scored, targets) = labelled_positions(&logits, labels)?;
         let count = targets.size()[0];
         let loss = if count == 0 { zero_loss(&logits) } else { cross_entropy(&scored, &targets, options.class_weights.as_ref())? };
-        Ok(StepOutput { loss, predictions: Some(scored.argmax(-1, false)), targets: Some(targets), count })
+        Ok(StepOutput { loss, predictions: Some(scored.argmax(-1, false)), targets: Some(targets), scores: Some(scored), count })
     }
 }
 
@@ -147,9 +166,18 @@ impl Objective for GPT2LMHeadModel {
         let hidden = self.transformer.forward(batch.get("input_ids")?, optional(batch, "attention_mask"), None, self.is_training());
         let seq = hidden.size()[1];
         if seq < 2 {
-            return Ok(StepOutput { loss: zero_loss(&hidden), predictions: None, targets: None, count: 0 });
+            return Ok(StepOutput { loss: zero_loss(&hidden), predictions: None, targets: None, scores: None, count: 0 });
         }
         // Position t predicts token t + 1: (batch, seq-1, hidden) against labels shifted left.
         project_labelled(&hidden.narrow(1, 0, seq - 1), &labels.narrow(1, 1, seq - 1), options, |h| self.lm_head.forward(h))
+    }
+}
+
+impl Objective for ViTForImageClassification {
+    const TASK: &'static str = "image classification";
+    const CLASSIFIES: bool = true;
+
+    fn compute(&self, batch: &Batch, options: &LossOptions) -> Result<StepOutput> {
+        classify(self.forward(batch.get("pixel_values")?), batch.get("labels")?, options)
     }
 }
