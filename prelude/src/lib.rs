@@ -6,6 +6,7 @@
 //! `input` (reading from the notebook user), `plot` (charts), `models` (transformers on
 //! libtorch), `text` (tokenizers), `data` (datasets, collators, loaders), `train` (the trainer, objectives, metrics).
 
+pub mod ablation;
 pub mod data;
 pub mod device;
 pub mod display;
@@ -25,6 +26,7 @@ pub use error::{Error, Result};
 
 /// Everything a notebook needs in scope.
 pub mod prelude {
+    pub use crate::ablation::{Auto, AutoResult, Scores, Sweep, SweepResults, Trial};
     pub use crate::device::*;
     pub use crate::display::*;
     pub use crate::error::{Error, Result};
