@@ -43,6 +43,46 @@ fn merged_equals_unmerged_and_unmerge_restores_the_base() -> Result<()> {
     Ok(())
 }
 
+/// DoRA and (IA)³ merge too, in BERT's (out, in) and GPT-2's (in, out) layouts, and unmerge back.
+#[test]
+fn dora_and_ia3_merge_and_unmerge() -> Result<()> {
+    let query = "bert.encoder.layer.0.attention.self.query.weight";
+    let mut m = lora_bert(LoraConfig::rank(4).alpha(8.0).use_dora(true).targets(r".*\.(query|value|dense)"))?;
+    assert!(m.var_store().variables().contains_key("bert.encoder.layer.0.attention.self.query.lora_magnitude_vector.default.weight"));
+    let w0 = m.var_store().variables()[query].copy();
+    let unmerged = tch::no_grad(|| bert_logits(&m));
+    assert!(max_abs(&unmerged, &tch::no_grad(|| bert_logits(&bert()))) > 1e-4);
+    m.merge()?;
+    assert!(max_abs(&tch::no_grad(|| bert_logits(&m)), &unmerged) <= 1e-5, "DoRA merged");
+    m.unmerge()?;
+    assert!(max_abs(&m.var_store().variables()[query], &w0) <= 1e-5);
+    assert!(max_abs(&tch::no_grad(|| bert_logits(&m)), &unmerged) <= 1e-5);
+
+    let mut g = gpt2().tune(&Strategy::Lora(LoraConfig::rank(3).use_dora(true).targets(["c_attn", "c_fc"])))?;
+    perturb(g.var_store(), 13);
+    let unmerged = tch::no_grad(|| gpt2_logits(&g));
+    g.merge()?;
+    assert!(max_abs(&tch::no_grad(|| gpt2_logits(&g)), &unmerged) <= 1e-5, "DoRA merged into Conv1D");
+
+    let mut m = bert().tune(&Strategy::Ia3(Ia3Config::new(["key", "value", "output.dense"], ["output.dense"])))?;
+    perturb(m.var_store(), 14);
+    let unmerged = tch::no_grad(|| bert_logits(&m));
+    m.merge()?;
+    assert!(max_abs(&tch::no_grad(|| bert_logits(&m)), &unmerged) <= 1e-5, "(IA)³ merged");
+    m.unmerge()?;
+    assert!(max_abs(&tch::no_grad(|| bert_logits(&m)), &unmerged) <= 1e-5, "(IA)³ unmerged");
+    let mut g = gpt2().tune(&Strategy::Ia3(Ia3Config::new(["c_attn", "mlp.c_proj"], ["mlp.c_proj"])))?;
+    perturb(g.var_store(), 15);
+    let unmerged = tch::no_grad(|| gpt2_logits(&g));
+    let w0 = g.var_store().variables()["transformer.h.0.mlp.c_proj.weight"].copy();
+    g.merge()?;
+    assert!(max_abs(&g.var_store().variables()["transformer.h.0.mlp.c_proj.weight"], &w0) > 1e-4, "merging changes the base weight");
+    assert!(max_abs(&tch::no_grad(|| gpt2_logits(&g)), &unmerged) <= 1e-5, "(IA)³ merged into Conv1D");
+    g.unmerge()?;
+    assert!(max_abs(&g.var_store().variables()["transformer.h.0.mlp.c_proj.weight"], &w0) <= 1e-5);
+    Ok(())
+}
+
 #[test]
 fn adapters_switch_disable_and_delete() -> Result<()> {
     let base = tch::no_grad(|| bert_logits(&bert()));
@@ -121,11 +161,6 @@ fn bad_input_is_a_clear_error() -> Result<()> {
     assert!(err.to_string().contains("has 2"), "{err}");
     let err = bert().tune(&Strategy::freeze([Freeze::Matching(Targets::regex("nothing.*"))])).err().expect("error");
     assert!(matches!(err, Error::NoSuchLayer { .. }), "{err}");
-
-    // (IA)³ does not merge (yet): said, not done wrongly.
-    let mut ia3 = bert().tune(&Strategy::Ia3(Ia3Config::new(["key", "value"], ["nothing"])))?;
-    let err = ia3.merge().unwrap_err().to_string();
-    assert!(err.contains("(IA)³") && err.contains("only LoRA"), "{err}");
 
     // An adapter for another architecture.
     let mut m = Tuned::wrap(bert());

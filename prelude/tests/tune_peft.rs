@@ -29,6 +29,22 @@ fn adapters_written_by_peft_give_peft_logits() -> Result<()> {
     let d = max_abs(&tch::no_grad(|| bert_logits(&m)), want.require("logits")?);
     assert!(d <= 1e-5, "bert (IA)³: max-abs {d}");
 
+    // DoRA: magnitude vectors, on BERT's linear layers and GPT-2's Conv1D; merged too.
+    let mut m = Tuned::wrap(bert());
+    m.load_adapter(tune_fixture("peft_bert_dora"), "default")?;
+    assert!(m.adapter_config("default").is_some_and(|c| c.use_dora));
+    let want = Checkpoint::from_file(&tune_fixture("peft_bert_dora/expected.safetensors"))?;
+    let d = max_abs(&tch::no_grad(|| bert_logits(&m)), want.require("logits")?);
+    assert!(d <= 1e-5, "bert DoRA: max-abs {d}");
+    m.merge()?;
+    let d = max_abs(&tch::no_grad(|| bert_logits(&m)), want.require("logits")?);
+    assert!(d <= 1e-5, "bert DoRA merged: max-abs {d}");
+    let mut g = Tuned::wrap(gpt2());
+    g.load_adapter(tune_fixture("peft_gpt2_dora"), "default")?;
+    let want = Checkpoint::from_file(&tune_fixture("peft_gpt2_dora/expected.safetensors"))?;
+    let d = max_abs(&tch::no_grad(|| gpt2_logits(&g)), want.require("logits")?);
+    assert!(d <= 1e-5, "gpt2 DoRA: max-abs {d}");
+
     let mut g = Tuned::wrap(gpt2());
     g.load_adapter(tune_fixture("peft_gpt2"), "default")?;
     let want = Checkpoint::from_file(&tune_fixture("peft_gpt2/expected.safetensors"))?;
@@ -76,6 +92,21 @@ fn python_peft_loads_what_tuna_saves_and_computes_the_same_logits() -> Result<()
     write_for_python(&dir, "vit", &[("pixel_values", vit_inputs())]);
     ours.push((dir, tch::no_grad(|| vit_logits(&v))));
 
+    // DoRA on BERT and on GPT-2's Conv1D.
+    let m = bert().tune(&Strategy::Lora(LoraConfig::rank(4).alpha(8.0).use_dora(true).targets(["query", "value", "dense"])))?;
+    perturb(m.var_store(), 6);
+    let dir = root.join("bert_dora");
+    m.save_adapter(&dir)?;
+    let (ids, mask) = bert_inputs();
+    write_for_python(&dir, "bert_seqcls", &[("input_ids", ids), ("attention_mask", mask)]);
+    ours.push((dir, tch::no_grad(|| bert_logits(&m))));
+    let g = gpt2().tune(&Strategy::Lora(LoraConfig::rank(2).use_dora(true).targets(["c_attn", "c_fc"])))?;
+    perturb(g.var_store(), 7);
+    let dir = root.join("gpt2_dora");
+    g.save_adapter(&dir)?;
+    write_for_python(&dir, "gpt2", &[("input_ids", gpt2_inputs())]);
+    ours.push((dir, tch::no_grad(|| gpt2_logits(&g))));
+
     // (IA)³ on GPT-2's Conv1D layers, input-scaled on the feed-forward projection; and on ViT.
     let g = gpt2().tune(&Strategy::Ia3(Ia3Config::new(["c_attn", "mlp.c_proj"], ["mlp.c_proj"])))?;
     perturb(g.var_store(), 4);
@@ -117,7 +148,10 @@ fn python_peft_loads_what_tuna_saves_and_computes_the_same_logits() -> Result<()
     again.load_adapter(&ours[2].0, "default")?;
     assert!(max_abs(&tch::no_grad(|| vit_logits(&again)), &ours[2].1) <= 1e-6);
     let mut again = Tuned::wrap(vit());
-    again.load_adapter(&ours[4].0, "default")?;
-    assert!(max_abs(&tch::no_grad(|| vit_logits(&again)), &ours[4].1) <= 1e-6);
+    again.load_adapter(&ours[6].0, "default")?;
+    assert!(max_abs(&tch::no_grad(|| vit_logits(&again)), &ours[6].1) <= 1e-6);
+    let mut again = Tuned::wrap(bert());
+    again.load_adapter(&ours[3].0, "default")?;
+    assert!(max_abs(&tch::no_grad(|| bert_logits(&again)), &ours[3].1) <= 1e-6, "DoRA back into tuna");
     Ok(())
 }

@@ -42,6 +42,7 @@ fn cases(arch: &str) -> Vec<(&'static str, Strategy)> {
             Strategy::freeze([Freeze::Matching(Targets::from(["LayerNorm", "ln_1", "ln_2", "layernorm_before"]))]),
         ),
         ("lora_qv", Strategy::Lora(LoraConfig::rank(4).alpha(8.0).targets(qv.clone()))),
+        ("dora_qv", Strategy::Lora(LoraConfig::rank(4).alpha(8.0).use_dora(true).targets(qv.clone()))),
         ("lora_list_head_layer_1", Strategy::Lora(head)),
         (
             "lora_regex_rslora_lora_only",

@@ -97,7 +97,7 @@ impl<M: PretrainedModel> Tuned<M> {
             "target_modules": target_modules,
             "target_parameters": null,
             "task_type": null,
-            "use_dora": false,
+            "use_dora": c.use_dora,
             "use_rslora": c.use_rslora,
         });
         write_config(&dir.join(CONFIG_NAME), &config)
@@ -242,6 +242,9 @@ fn adapter_tensors(rec: &AdapterRecord, arch: &str) -> Vec<(String, Tensor)> {
         let name = peft_name(arch, &l.linear);
         out.push((format!("{PREFIX}{name}.lora_A.weight"), l.a.shallow_clone()));
         out.push((format!("{PREFIX}{name}.lora_B.weight"), l.b.shallow_clone()));
+        if let Some(m) = &l.magnitude {
+            out.push((format!("{PREFIX}{name}.lora_magnitude_vector"), m.shallow_clone()));
+        }
     }
     for s in &rec.scales {
         out.push((format!("{PREFIX}{}.ia3_l", peft_name(arch, &s.linear)), s.scale.shallow_clone()));
@@ -302,9 +305,6 @@ fn config_from_json(v: &Value, path: &Path) -> Result<LoraConfig> {
     if peft_type != "LORA" {
         return Err(Error::Checkpoint { path: path.to_owned(), message: format!("peft_type is `{peft_type}`; tuna loads LORA and IA3 adapters") });
     }
-    if v.get("use_dora").and_then(Value::as_bool) == Some(true) {
-        return Err(Error::Checkpoint { path: path.to_owned(), message: "DoRA adapters (use_dora) are not supported yet".into() });
-    }
     for key in ["rank_pattern", "alpha_pattern"] {
         if v.get(key).and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
             return Err(Error::Checkpoint { path: path.to_owned(), message: format!("`{key}` is not supported yet") });
@@ -313,6 +313,7 @@ fn config_from_json(v: &Value, path: &Path) -> Result<LoraConfig> {
     let num = |key: &str, default: f64| v.get(key).and_then(Value::as_f64).unwrap_or(default);
     let mut c = LoraConfig::rank(num("r", 8.0) as i64).alpha(num("lora_alpha", 8.0)).dropout(num("lora_dropout", 0.0));
     c.use_rslora = v.get("use_rslora").and_then(Value::as_bool).unwrap_or(false);
+    c.use_dora = v.get("use_dora").and_then(Value::as_bool).unwrap_or(false);
     if let Some(t) = Targets::from_json("target_modules", v.get("target_modules").unwrap_or(&Value::Null))? {
         c.targets = t;
     }

@@ -3,7 +3,7 @@
 //! learned vector rescales a layer's output (keys, values: `ia3_l` of shape (out, 1)) or, for
 //! feed-forward layers, its input (`ia3_l` of shape (1, in)); initialised to ones.
 
-use super::lora::{is_active, LinearView, SharedControl};
+use super::lora::{is_live, LinearView, SharedControl};
 use super::select::Targets;
 use crate::models::LinearAdapter;
 use tch::Tensor;
@@ -54,7 +54,7 @@ impl LinearAdapter for Ia3Module {
     }
 
     fn forward(&self, x: &Tensor, base_out: Tensor) -> Tensor {
-        if !is_active(&self.control, &self.adapter) {
+        if !is_live(&self.control, &self.adapter) {
             base_out
         } else if self.feedforward {
             // base(x · l): (1, in) broadcasts over (…, in).

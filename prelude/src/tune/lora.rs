@@ -79,6 +79,9 @@ pub struct LoraConfig {
     pub modules_to_save: Option<Targets>,
     /// Only layers with these transformer-layer indices get LoRA. Default all.
     pub layers_to_transform: Option<Vec<usize>>,
+    /// DoRA (Liu et al. 2024, "DoRA: Weight-Decomposed Low-Rank Adaptation"): a trained magnitude
+    /// per output row rescales the adapted weight W + s·BA to unit-norm rows. Default false.
+    pub use_dora: bool,
 }
 
 impl Default for LoraConfig {
@@ -93,6 +96,7 @@ impl Default for LoraConfig {
             bias: LoraBias::None,
             modules_to_save: None,
             layers_to_transform: None,
+            use_dora: false,
         }
     }
 }
@@ -140,6 +144,12 @@ impl LoraConfig {
     /// Sets `layers_to_transform`.
     pub fn layers_to_transform(mut self, layers: impl IntoIterator<Item = usize>) -> Self {
         self.layers_to_transform = Some(layers.into_iter().collect());
+        self
+    }
+
+    /// Turns DoRA (PEFT's `use_dora`) on or off.
+    pub fn use_dora(mut self, on: bool) -> Self {
+        self.use_dora = on;
         self
     }
 
@@ -198,6 +208,8 @@ pub(crate) struct LoraModule {
     pub(crate) scaling: f64,
     pub(crate) dropout: f64,
     pub(crate) control: SharedControl,
+    /// DoRA: the magnitude vector (out,) and the layer's own weight and bias.
+    pub(crate) dora: Option<(Tensor, LinearView)>,
 }
 
 impl LinearAdapter for LoraModule {
@@ -213,10 +225,34 @@ impl LinearAdapter for LoraModule {
         if !on {
             return base_out;
         }
-        let h = if training && self.dropout > 0.0 { x.dropout(self.dropout, true) } else { x.shallow_clone() };
+        let dropped = training && self.dropout > 0.0;
+        let h = if dropped { x.dropout(self.dropout, true) } else { x.shallow_clone() };
         // (…, in) → (…, r) → (…, out)
-        base_out + h.linear::<&Tensor>(&self.a, None).linear::<&Tensor>(&self.b, None) * self.scaling
+        let lora = h.linear::<&Tensor>(&self.a, None).linear::<&Tensor>(&self.b, None);
+        let Some((magnitude, layer)) = &self.dora else {
+            return base_out + lora * self.scaling;
+        };
+        // DoRA (PEFT's `DoraLinearLayer.forward`): m / ‖W + s·BA‖ per output row, the norm
+        // detached; the unbiased base output is rescaled, and so is the LoRA update.
+        let w = layer.weight_out_in();
+        let norm = dora_norm(&w, &self.b.matmul(&self.a).detach(), self.scaling).detach();
+        let factor = (magnitude / norm).view([1, -1]);
+        let base = if dropped {
+            h.linear::<&Tensor>(&w, None)
+        } else {
+            match &layer.bias {
+                Some(b) => &base_out - b,
+                None => base_out.shallow_clone(),
+            }
+        };
+        base_out + (&factor - 1.0) * base + factor * lora * self.scaling
     }
+}
+
+/// DoRA's weight norm, row by row: ‖W + s·ΔW‖₂ over the inputs, W and ΔW (out, in) → (out,).
+pub(crate) fn dora_norm(w: &Tensor, lora_weight: &Tensor, scaling: f64) -> Tensor {
+    let full = w + lora_weight * scaling;
+    full.linalg_norm(2.0, [1i64].as_slice(), false, None::<tch::Kind>)
 }
 
 /// A linear layer's weight and bias held by an adapter: a trained copy, or the layer's own.
@@ -228,6 +264,15 @@ pub(crate) struct LinearView {
 }
 
 impl LinearView {
+    /// The weight as (out, in).
+    pub(crate) fn weight_out_in(&self) -> Tensor {
+        if self.transposed {
+            self.weight.tr()
+        } else {
+            self.weight.shallow_clone()
+        }
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         // A Conv1D weight is (in, out): its transpose is a view, not a copy.
         let weight = if self.transposed { self.weight.tr() } else { self.weight.shallow_clone() };
@@ -239,6 +284,12 @@ impl LinearView {
 pub(crate) fn is_active(control: &SharedControl, adapter: &str) -> bool {
     let c = lock(control);
     c.enabled && c.active == adapter
+}
+
+/// Whether `adapter` is in use and not merged into the base weights.
+pub(crate) fn is_live(control: &SharedControl, adapter: &str) -> bool {
+    let c = lock(control);
+    c.enabled && c.active == adapter && !c.merged.contains(adapter)
 }
 
 /// A trainable copy of a whole linear layer (PEFT's `ModulesToSaveWrapper`): while its adapter
@@ -261,16 +312,6 @@ impl LinearAdapter for SavedModule {
         } else {
             base_out
         }
-    }
-}
-
-/// B·A as a weight update in the layer's own layout: (out, in), or (in, out) when transposed.
-pub(crate) fn delta_weight(a: &Tensor, b: &Tensor, scaling: f64, transposed: bool) -> Tensor {
-    let d = b.matmul(a) * scaling; // (out, in)
-    if transposed {
-        d.tr()
-    } else {
-        d
     }
 }
 

@@ -1,5 +1,5 @@
 //! Fine-tuning strategies, one value each so an ablation can loop over them: full fine-tuning,
-//! freezing, BitFit, LoRA and (IA)³ ([`Strategy`]), applied with `model.tune(&strategy)` to any BERT,
+//! freezing, BitFit, LoRA (and DoRA) and (IA)³ ([`Strategy`]), applied with `model.tune(&strategy)` to any BERT,
 //! GPT-2 or ViT model; LoRA adapters saved and loaded in PEFT 0.21's files. Mirrors PEFT
 //! (`peft/peft_model.py`, `peft/tuners/lora/`).
 //!

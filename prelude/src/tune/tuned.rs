@@ -4,7 +4,7 @@
 
 use super::ia3::{Ia3Config, Ia3Module};
 use super::lora::{
-    delta_weight, lock, new_control, LinearView, LoraBias, LoraConfig, LoraInit, LoraModule, SavedModule, SharedControl,
+    dora_norm, lock, new_control, LinearView, LoraBias, LoraConfig, LoraInit, LoraModule, SavedModule, SharedControl,
 };
 use super::select::{layer_index, Targets};
 use super::strategy::{set_trainable, Strategy};
@@ -21,6 +21,8 @@ pub(crate) struct LayerRecord {
     pub(crate) b: Tensor,
     pub(crate) scaling: f64,
     pub(crate) transposed: bool,
+    /// DoRA's magnitude vector (out,), PEFT's `lora_magnitude_vector`.
+    pub(crate) magnitude: Option<Tensor>,
 }
 
 /// A trainable copy of a layer kept by one adapter (`modules_to_save`).
@@ -69,6 +71,9 @@ pub struct Tuned<M: PretrainedModel> {
     pub(crate) strategy: Option<Strategy>,
     pub(crate) control: SharedControl,
     pub(crate) adapters: BTreeMap<String, AdapterRecord>,
+    /// DoRA weight norms of the merged adapter, by layer: unmerging needs the norms of the
+    /// unmerged weights (PEFT caches them the same way).
+    pub(crate) dora_norms: BTreeMap<String, Tensor>,
 }
 
 impl AdapterRecord {
@@ -110,6 +115,11 @@ impl<M: PretrainedModel> std::ops::DerefMut for Tuned<M> {
     }
 }
 
+/// A linear layer's own weight and bias (shared tensors).
+fn view_of(lin: &crate::models::Linear) -> LinearView {
+    LinearView { weight: lin.weight.shallow_clone(), bias: lin.bias.as_ref().map(Tensor::shallow_clone), transposed: lin.is_transposed() }
+}
+
 fn var_path<'a>(root: nn::Path<'a>, dotted: &str) -> nn::Path<'a> {
     dotted.split('.').fold(root, |p, c| p / c)
 }
@@ -117,7 +127,7 @@ fn var_path<'a>(root: nn::Path<'a>, dotted: &str) -> nn::Path<'a> {
 impl<M: PretrainedModel> Tuned<M> {
     /// The model as it is, every parameter's `requires_grad` untouched, no adapter.
     pub fn wrap(model: M) -> Self {
-        Tuned { model, strategy: None, control: new_control("default"), adapters: BTreeMap::new() }
+        Tuned { model, strategy: None, control: new_control("default"), adapters: BTreeMap::new(), dora_norms: BTreeMap::new() }
     }
 
     /// The model without the wrapper (adapters stay attached; see [`Tuned::merge_and_unload`]).
@@ -168,6 +178,7 @@ impl<M: PretrainedModel> Tuned<M> {
 
         let scaling = config.scaling();
         let mut record = AdapterRecord::new(Method::Lora(config.clone()));
+        let views = self.linear_views();
         let root = self.model.var_store().root();
         for l in linears.iter().filter(|l| targets.contains(&l.name)) {
             let init_a = match config.init {
@@ -180,7 +191,16 @@ impl<M: PretrainedModel> Tuned<M> {
             };
             let a = new_var(&root, &format!("{}.lora_A.{name}.weight", l.name), &[config.r, l.fan_in], init_a, l.kind, &mut record)?;
             let b = new_var(&root, &format!("{}.lora_B.{name}.weight", l.name), &[l.fan_out, config.r], nn::Init::Const(0.0), l.kind, &mut record)?;
-            record.layers.push(LayerRecord { linear: l.name.clone(), a, b, scaling, transposed: l.transposed });
+            let magnitude = match (config.use_dora, views.get(&l.name)) {
+                (true, Some(view)) => {
+                    // ‖W + s·BA‖ per row, B zero or not (a loaded adapter overwrites it).
+                    let m = new_var(&root, &format!("{}.lora_magnitude_vector.{name}.weight", l.name), &[l.fan_out], nn::Init::Const(0.0), l.kind, &mut record)?;
+                    tch::no_grad(|| m.shallow_clone().copy_(&dora_norm(&view.weight_out_in(), &b.matmul(&a), scaling)));
+                    Some(m)
+                }
+                _ => None,
+            };
+            record.layers.push(LayerRecord { linear: l.name.clone(), a, b, scaling, transposed: l.transposed, magnitude });
         }
         drop(root);
         self.copy_saved(name, &saved_names, &mut record)?;
@@ -196,6 +216,7 @@ impl<M: PretrainedModel> Tuned<M> {
                     scaling,
                     dropout: config.dropout,
                     control: self.control.clone(),
+                    dora: l.magnitude.as_ref().map(|m| (m.shallow_clone(), view_of(lin))),
                 }));
             }
         }
@@ -225,11 +246,7 @@ impl<M: PretrainedModel> Tuned<M> {
                     adapter: name.to_owned(),
                     scale: s.scale.shallow_clone(),
                     feedforward: s.feedforward,
-                    layer: LinearView {
-                        weight: lin.weight.shallow_clone(),
-                        bias: lin.bias.as_ref().map(Tensor::shallow_clone),
-                        transposed: lin.is_transposed(),
-                    },
+                    layer: view_of(lin),
                     control: self.control.clone(),
                 };
                 lin.attach(Box::new(module));
@@ -263,6 +280,11 @@ impl<M: PretrainedModel> Tuned<M> {
             return Err(Error::config("adapter_name", format!("an adapter named `{name}` exists; delete it first or pick another name")));
         }
         Ok(())
+    }
+
+    /// Each linear layer's own weight and bias, by name.
+    fn linear_views(&self) -> BTreeMap<String, LinearView> {
+        self.model.linears().into_iter().map(|(n, l)| (n, view_of(l))).collect()
     }
 
     fn linear_shapes(&self) -> Vec<LinearShape> {
@@ -394,13 +416,10 @@ impl<M: PretrainedModel> Tuned<M> {
         let merged: Vec<String> = lock(&self.control).merged.iter().cloned().collect();
         let names = if sign > 0.0 {
             let Some(active) = self.active_adapter() else {
-                return Err(Error::msg("this model has no LoRA adapter to merge"));
+                return Err(Error::msg("this model has no adapter to merge"));
             };
             if merged.contains(&active) {
                 return Ok(());
-            }
-            if let Some(Method::Ia3(_)) = self.adapters.get(&active).map(|a| &a.method) {
-                return Err(Error::msg(format!("adapter `{active}` is (IA)³: only LoRA adapters merge so far")));
             }
             vec![active]
         } else {
@@ -408,16 +427,61 @@ impl<M: PretrainedModel> Tuned<M> {
         };
         for name in names {
             let rec = self.require(&name)?;
-            let deltas: BTreeMap<String, Tensor> = rec
+            let loras: BTreeMap<String, (Tensor, Option<Tensor>)> = rec
                 .layers
                 .iter()
-                .map(|l| (l.linear.clone(), tch::no_grad(|| delta_weight(&l.a, &l.b, l.scaling * sign, l.transposed))))
+                .map(|l| (l.linear.clone(), (tch::no_grad(|| l.b.matmul(&l.a) * l.scaling), l.magnitude.as_ref().map(Tensor::detach))))
                 .collect();
+            let scales: BTreeMap<String, (Tensor, bool)> =
+                rec.scales.iter().map(|s| (s.linear.clone(), (s.scale.detach(), s.feedforward))).collect();
+            let mut norms = std::mem::take(&mut self.dora_norms);
             for (lname, lin) in self.model.linears_mut() {
-                if let Some(d) = deltas.get(&lname) {
-                    tch::no_grad(|| lin.weight.f_add_(&d.to_kind(lin.weight.kind())).map(|_| ()))?;
+                let t = lin.is_transposed();
+                // (out, in) → the layer's own layout.
+                let own = |x: Tensor| if t { x.tr() } else { x };
+                if let Some((delta, magnitude)) = loras.get(&lname) {
+                    let w = lin.weight.shallow_clone();
+                    let new = tch::no_grad(|| -> Result<Tensor> {
+                        let kind = w.kind();
+                        let delta = delta.to_kind(kind);
+                        Ok(match magnitude {
+                            None => &w + own(delta * sign),
+                            // DoRA (PEFT's `DoraLinearVariant.merge_unsafe` / `unmerge`):
+                            // W' = m / ‖W + ΔW‖ · (W + ΔW), rows of the (out, in) weight.
+                            Some(m) if sign > 0.0 => {
+                                let w_oi = if t { w.tr() } else { w.shallow_clone() };
+                                let norm = dora_norm(&w_oi, &delta, 1.0);
+                                let factor = (m / &norm).view([-1, 1]);
+                                norms.insert(lname.clone(), norm);
+                                own(factor * (w_oi + delta))
+                            }
+                            Some(m) => {
+                                let norm = norms.remove(&lname).ok_or_else(|| Error::msg(format!("no DoRA norm kept for `{lname}`")))?;
+                                let factor = (m / norm).view([-1, 1]);
+                                let w_oi = if t { w.tr() } else { w.shallow_clone() };
+                                own(w_oi / factor - delta)
+                            }
+                        })
+                    })?;
+                    tch::no_grad(|| lin.weight.f_copy_(&new))?;
+                }
+                if let Some((scale, feedforward)) = scales.get(&lname) {
+                    // (IA)³ (PEFT's `IA3Layer.merge` / `unmerge`): scale the weight's rows (outputs)
+                    // or columns (inputs), and the bias of an output-scaled layer.
+                    let scale = scale.to_kind(lin.weight.kind());
+                    let s = if sign > 0.0 { scale.shallow_clone() } else { &scale + 1e-8 };
+                    let s_w = if t { s.tr() } else { s.shallow_clone() };
+                    tch::no_grad(|| -> Result<()> {
+                        let _ = if sign > 0.0 { lin.weight.f_mul_(&s_w)? } else { lin.weight.f_div_(&s_w)? };
+                        if let (false, Some(b)) = (*feedforward, lin.bias.as_mut()) {
+                            let s_b = s.view([-1]);
+                            let _ = if sign > 0.0 { b.f_mul_(&s_b)? } else { b.f_div_(&s_b)? };
+                        }
+                        Ok(())
+                    })?;
                 }
             }
+            self.dora_norms = norms;
             let mut c = lock(&self.control);
             if sign > 0.0 {
                 c.merged.insert(name);
@@ -495,7 +559,7 @@ impl<M: PretrainedModel> Tuned<M> {
 }
 
 pub(crate) fn is_adapter_var(name: &str) -> bool {
-    name.contains(".lora_A.") || name.contains(".lora_B.") || name.contains(".ia3_l.") || name.contains(".modules_to_save.")
+    name.contains(".lora_A.") || name.contains(".lora_magnitude_vector.") || name.contains(".lora_B.") || name.contains(".ia3_l.") || name.contains(".modules_to_save.")
 }
 
 fn remove_vars(vs: &nn::VarStore, names: &[String]) {
