@@ -76,3 +76,24 @@ fetch_fashion_mnist() {
   echo "fetched dataset-fashion-mnist -> $dest"
 }
 fetch_fashion_mnist
+
+# The King James Bible (public-domain text, 31,102 verses, 4.3 MB), from Debian's bible-kjv-text
+# (the data) and bible-kjv (the `bible` tool that decodes it), unpacked with dpkg -x and dumped
+# once, one verse per line under "Book chapter" headings.
+fetch_bible() {
+  local dest="$TUNA_DATA/bible"
+  [ -e "$dest/.complete" ] && return 0
+  local tmp; tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download -q bible-kjv-text bible-kjv >/dev/null 2>&1); then
+    apt-get update -q >/dev/null
+    (cd "$tmp" && apt-get download -q bible-kjv-text bible-kjv >/dev/null)
+  fi
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/root"; done
+  mkdir -p "$dest"
+  "$tmp/root/usr/bin/bible" -p "$tmp/root/usr/lib" -l 100000 "gen1:1-rev22:21" > "$dest/kjv.txt"
+  cp "$tmp/root/usr/share/doc/bible-kjv-text/copyright" "$dest/COPYRIGHT"
+  rm -rf "$tmp"
+  echo bible-kjv-text > "$dest/.complete"
+  echo "fetched bible-kjv-text -> $dest"
+}
+fetch_bible

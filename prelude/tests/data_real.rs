@@ -125,3 +125,14 @@ fn image_datasets_have_their_documented_counts() -> Result<()> {
     assert_eq!(brightest, Some(255), "0–16 scaled to 0–255");
     Ok(())
 }
+
+#[test]
+fn the_bible_has_31102_verses_in_canonical_order() -> Result<()> {
+    require_data();
+    let b = bible()?;
+    assert_eq!(b.len(), 31_102);
+    assert_eq!(b.items()[0], "In the beginning God created the heaven and the earth.");
+    assert_eq!(b.items()[31_101], "The grace of our Lord Jesus Christ be with you all. Amen.");
+    assert!(b.items().iter().all(|v| !v.starts_with(char::is_numeric)));
+    Ok(())
+}

@@ -17,7 +17,7 @@ pub use pixels::{idx_images, read_idx, CsvPixels};
 pub use self::image::{adjust_hue, patchify, random_masking, unpatchify, Image, PatchMask, Transforms};
 pub use loader::{mix_seed, Batches, Loader};
 pub use sources::{
-    data_dir, data_file, digits, fashion_mnist, mnist_5k, newsgroups, reuters, tweets, wikipedia, wikipedia_dump, Reuters,
+    bible, data_dir, data_file, digits, fashion_mnist, mnist_5k, newsgroups, reuters, tweets, wikipedia, wikipedia_dump, Reuters,
     Split, FASHION_MNIST_CLASSES,
 };
 pub use vision::{ImageBatch, TwoViews};

@@ -155,6 +155,31 @@ pub fn wikipedia() -> Result<Dataset<String>> {
     )))
 }
 
+/// The King James Bible, one verse per row (31,102 verses, "In the beginning God created the
+/// heaven and the earth."), in canonical order: a small corpus for causal-LM pretraining.
+pub fn bible() -> Result<Dataset<String>> {
+    let path = data_file("bible/kjv.txt")?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    // Verse lines are indented and numbered ("  3 And God said, …"); chapter headings are not.
+    let verses: Vec<String> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(' ')?.trim_start();
+            let (number, verse) = rest.split_once(' ')?;
+            number.parse::<u32>().ok().map(|_| verse.trim().to_owned())
+        })
+        .filter(|v| !v.is_empty())
+        .collect();
+    if verses.is_empty() {
+        return Err(Error::parse(&path, None, "no verses found: delete the folder and run scripts/fetch-data.sh again"));
+    }
+    Ok(Dataset::new("king james bible", verses).source(source(
+        "The King James Bible from Debian's bible-kjv-text 4.38 (Chip Chapin's Bible Retrieval System)",
+        "public domain text; the package allows unrestricted use",
+        &path,
+    )))
+}
+
 /// Fashion-MNIST class names, by label.
 pub const FASHION_MNIST_CLASSES: [&str; 10] =
     ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
