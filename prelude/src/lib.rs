@@ -35,7 +35,7 @@ pub mod prelude {
     #[doc(hidden)]
     pub use crate::interrupt::{__TunaCheckedLoop, __TunaCleanLoop};
     pub use crate::models::{
-        cosine_similarity, mean_pooling, BertConfig, BertForMaskedLM, BertForSequenceClassification,
+        cosine_similarity, mean_pooling, BertConfig, FillMask, BertForMaskedLM, BertForSequenceClassification,
         BertForTokenClassification, BertModel, GPT2Config, GPT2LMHeadModel, GPT2Model, Generation, Linear,
         LinearAdapter, LoadReport, ModelConfig, ModelSummary, PretrainedModel, ViTConfig,
         ViTForImageClassification, ViTModel,
