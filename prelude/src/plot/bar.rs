@@ -1,6 +1,7 @@
 //! Bar charts: one value per named category (class histograms, per-class metrics).
 
-use crate::display::{MimeBundle, Render};
+use super::style::PALETTE;
+use super::{axes_setters, chart_common, plotters_svg, Format};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -17,6 +18,7 @@ pub struct BarChart {
     y_label: String,
     bars: Vec<(String, f64)>,
     size: (u32, u32),
+    format: Format,
 }
 
 impl BarChart {
@@ -25,40 +27,20 @@ impl BarChart {
         BarChart { title: title.into(), size: (640, 400), ..Default::default() }
     }
 
-    /// The x axis label.
-    pub fn x_label(mut self, label: impl Into<String>) -> Self {
-        self.x_label = label.into();
-        self
-    }
-
-    /// The y axis label.
-    pub fn y_label(mut self, label: impl Into<String>) -> Self {
-        self.y_label = label.into();
-        self
-    }
-
     /// Adds bars (name, value); non-finite values count as 0.
     pub fn bars<S: Into<String>>(mut self, bars: impl IntoIterator<Item = (S, f64)>) -> Self {
         self.bars.extend(bars.into_iter().map(|(n, v)| (n.into(), if v.is_finite() { v } else { 0.0 })));
         self
     }
 
-    /// Width and height in pixels.
-    pub fn size(mut self, width: u32, height: u32) -> Self {
-        self.size = (width, height);
-        self
-    }
-
     /// The chart as an SVG document.
     pub fn to_svg(&self) -> String {
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, self.size).into_drawing_area();
-            // Drawing into a string cannot fail for I/O reasons; an empty chart is still drawn.
-            let _ = self.draw(&root);
-            let _ = root.present();
-        }
-        svg
+        plotters_svg(self.size, |root| self.draw(root))
+    }
+
+    fn plain(&self) -> String {
+        let plain: Vec<String> = self.bars.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+        format!("<BarChart: {}> {}", self.title, plain.join(", "))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, plotters::coord::Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
@@ -91,7 +73,7 @@ impl BarChart {
             .draw()?;
         chart.draw_series(
             Histogram::vertical(&chart)
-                .style(RGBColor(31, 119, 180).filled())
+                .style(PALETTE[0].filled())
                 .margin(6)
                 .data(self.bars.iter().enumerate().map(|(i, b)| (i as i32, b.1))),
         )?;
@@ -104,14 +86,8 @@ impl BarChart {
     }
 }
 
-impl Render for BarChart {
-    fn render(&self) -> MimeBundle {
-        let plain: Vec<String> = self.bars.iter().map(|(n, v)| format!("{n}: {v}")).collect();
-        MimeBundle::text(format!("<BarChart: {}> {}", self.title, plain.join(", "))).with("image/svg+xml", self.to_svg())
-    }
-}
-
-crate::impl_evcxr_display!(BarChart);
+chart_common!(BarChart);
+axes_setters!(BarChart);
 
 #[cfg(test)]
 mod tests {

@@ -1,17 +1,9 @@
-//! Line charts: one or more named series over a shared x axis (loss curves, metrics).
+//! Line charts: one or more named series over a shared x axis (loss curves, metrics, several
+//! runs on one chart), x optionally on a log scale.
 
-use crate::display::{MimeBundle, Render};
+use super::style::{series_color, thousands, tidy};
+use super::{axes_setters, chart_common, draw_legend, draw_mesh, plotters_svg, Format};
 use plotters::prelude::*;
-
-/// Colours for successive series (matplotlib's default cycle, readable on white).
-const PALETTE: [RGBColor; 6] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-];
 
 /// A line chart with a title, axis labels and a legend.
 ///
@@ -27,24 +19,15 @@ pub struct LineChart {
     y_label: String,
     series: Vec<(String, Vec<(f64, f64)>)>,
     size: (u32, u32),
+    log_x: bool,
+    markers: bool,
+    format: Format,
 }
 
 impl LineChart {
     /// An empty chart titled `title`, 640×400.
     pub fn new(title: impl Into<String>) -> Self {
         LineChart { title: title.into(), size: (640, 400), ..Default::default() }
-    }
-
-    /// The x axis label.
-    pub fn x_label(mut self, label: impl Into<String>) -> Self {
-        self.x_label = label.into();
-        self
-    }
-
-    /// The y axis label.
-    pub fn y_label(mut self, label: impl Into<String>) -> Self {
-        self.y_label = label.into();
-        self
     }
 
     /// Adds a named series of (x, y) points; non-finite points are skipped.
@@ -54,26 +37,49 @@ impl LineChart {
         self
     }
 
-    /// Width and height in pixels.
-    pub fn size(mut self, width: u32, height: u32) -> Self {
-        self.size = (width, height);
+    /// Adds one series per run: `runs` of (name, points), e.g. the loss curves of several runs.
+    pub fn runs<S: Into<String>, P: IntoIterator<Item = (f64, f64)>>(mut self, runs: impl IntoIterator<Item = (S, P)>) -> Self {
+        for (name, points) in runs {
+            self = self.series(name, points);
+        }
         self
+    }
+
+    /// Puts x on a log₁₀ scale (points with x ≤ 0 are dropped).
+    pub fn log_x(mut self) -> Self {
+        self.log_x = true;
+        self
+    }
+
+    /// Marks each point with a dot (for short series such as evaluations).
+    pub fn markers(mut self) -> Self {
+        self.markers = true;
+        self
+    }
+
+    /// The number of series.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// True when the chart has no series.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
     }
 
     /// The chart as an SVG document.
     pub fn to_svg(&self) -> String {
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, self.size).into_drawing_area();
-            // Drawing into a string cannot fail for I/O reasons; an empty chart is still drawn.
-            let _ = self.draw(&root);
-            let _ = root.present();
-        }
-        svg
+        plotters_svg(self.size, |root| self.draw(root))
+    }
+
+    fn plain(&self) -> String {
+        let names: Vec<&str> = self.series.iter().map(|s| s.0.as_str()).collect();
+        format!("<LineChart: {}> {}", self.title, names.join(", "))
     }
 
     fn bounds(&self) -> ((f64, f64), (f64, f64)) {
-        let pts = self.series.iter().flat_map(|(_, p)| p.iter());
+        let log_x = self.log_x;
+        let pts = self.series.iter().flat_map(|(_, p)| p.iter()).filter(|p| !log_x || p.0 > 0.0);
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for &(x, y) in pts {
             x0 = x0.min(x);
@@ -93,53 +99,45 @@ impl LineChart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, plotters::coord::Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         root.fill(&WHITE)?;
         let ((x0, x1), (y0, y1)) = self.bounds();
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_desc(self.x_label.as_str())
-            .y_desc(self.y_label.as_str())
-            .x_label_formatter(&|v| tidy(*v))
-            .y_label_formatter(&|v| tidy(*v))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        let mut builder = ChartBuilder::on(root);
+        builder.caption(&self.title, ("sans-serif", 22)).margin(16).x_label_area_size(44).y_label_area_size(64);
+        if self.log_x {
+            let x0 = if x0 > 0.0 { x0 } else { 1.0 };
+            let x1 = if x1 > x0 { x1 } else { x0 * 10.0 };
+            let mut chart = builder.build_cartesian_2d((x0 / 1.3..x1 * 1.3).log_scale(), y0..y1)?;
+            draw_mesh!(chart, self.x_label.as_str(), self.y_label.as_str(), &|v: &f64| thousands(*v));
+            self.draw_series(&mut chart)
+        } else {
+            let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1)?;
+            draw_mesh!(chart, self.x_label.as_str(), self.y_label.as_str(), &|v: &f64| tidy(*v));
+            self.draw_series(&mut chart)
+        }
+    }
+
+    fn draw_series<'a, DB: DrawingBackend + 'a, X: Ranged<ValueType = f64>>(
+        &self,
+        chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         for (i, (name, points)) in self.series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
+            let color = series_color(i);
+            let points: Vec<(f64, f64)> = points.iter().copied().filter(|p| !self.log_x || p.0 > 0.0).collect();
             chart
                 .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))?
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            if self.markers || points.len() == 1 {
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+            }
         }
         if self.series.len() > 1 || self.series.iter().any(|(n, _)| !n.is_empty()) {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()?;
+            draw_legend!(chart, SeriesLabelPosition::UpperRight);
         }
         Ok(())
     }
 }
 
-/// An axis label: no "-0.0", no needless digits.
-fn tidy(v: f64) -> String {
-    let v = if v.abs() < 1e-12 { 0.0 } else { v };
-    let text = format!("{v:.3}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" { "0".into() } else { text.to_owned() }
-}
-
-impl Render for LineChart {
-    fn render(&self) -> MimeBundle {
-        MimeBundle::text(format!("<LineChart: {}>", self.title)).with("image/svg+xml", self.to_svg())
-    }
-}
-
-crate::impl_evcxr_display!(LineChart);
+chart_common!(LineChart);
+axes_setters!(LineChart);
 
 #[cfg(test)]
 mod tests {
@@ -157,5 +155,11 @@ mod tests {
         for text in ["Training loss", "step", "loss", "full", "lora"] {
             assert!(svg.contains(text), "missing {text}");
         }
+    }
+
+    #[test]
+    fn log_x_labels_counts_and_drops_nonpositive_x() {
+        let svg = LineChart::new("accuracy").log_x().series("a", vec![(0.0, 0.1), (100.0, 0.5), (10000.0, 0.9)]).to_svg();
+        assert!(svg.contains("10,000") || svg.contains("1,000"), "thousands on the log axis");
     }
 }
