@@ -46,6 +46,9 @@ pub mod prelude {
     pub use crate::data::*;
     pub use crate::text::*;
     pub use crate::tune::{Freeze, Ia3Config, LoraBias, LoraConfig, LoraInit, Strategy, Targets, Tune, Tuned};
-    pub use crate::train::{Evaluation, History, Objective, Optimizer, Run, Schedule, Stop, Trainer};
+    pub use crate::train::{
+        roc_auc, roc_curve, Evaluation, History, Objective, Optimizer, RocPoint, Run, Schedule, Stop, Trainer, ViTForSimCLR,
+        ViTMAEConfig, ViTMAEForPreTraining,
+    };
     pub use tch::{self, Device, Kind, Tensor};
 }

@@ -41,15 +41,19 @@ impl ViTEmbeddings {
         })
     }
 
+    /// The patch tokens without CLS or positions: (batch, channels, size, size) → (batch, patches, hidden).
+    pub fn patch_tokens(&self, pixel_values: &Tensor) -> Tensor {
+        let x = pixel_values.to_kind(self.projection_weight.kind());
+        // (batch, hidden, size/patch, size/patch) → (batch, patches, hidden)
+        x.conv2d(&self.projection_weight, Some(&self.projection_bias), [self.patch, self.patch], [0, 0], [1, 1], 1)
+            .flatten(2, 3)
+            .transpose(1, 2)
+    }
+
     /// `pixel_values` (batch, channels, size, size) → (batch, patches + 1, hidden).
     pub fn forward(&self, pixel_values: &Tensor, train: bool) -> Tensor {
-        let x = pixel_values.to_kind(self.projection_weight.kind());
-        let b = x.size()[0];
-        // (batch, hidden, size/patch, size/patch) → (batch, patches, hidden)
-        let patches = x
-            .conv2d(&self.projection_weight, Some(&self.projection_bias), [self.patch, self.patch], [0, 0], [1, 1], 1)
-            .flatten(2, 3)
-            .transpose(1, 2);
+        let patches = self.patch_tokens(pixel_values);
+        let b = patches.size()[0];
         let cls = self.cls_token.expand([b, -1, -1], false);
         let x = Tensor::cat(&[cls, patches], 1) + &self.position_embeddings;
         dropout(x, self.dropout, train)
@@ -85,7 +89,7 @@ pub struct ViTLayer {
 }
 
 impl ViTLayer {
-    fn new(p: nn::Path, c: &ViTConfig) -> Result<Self> {
+    pub(crate) fn new(p: nn::Path, c: &ViTConfig) -> Result<Self> {
         let (h, std, eps) = (c.hidden_size, c.initializer_range, c.layer_norm_eps);
         let a = &p / "attention" / "attention";
         Ok(ViTLayer {
@@ -121,11 +125,11 @@ impl ViTLayer {
         dropout(m, self.dropout, train) + x
     }
 
-    fn linears_mut(&mut self) -> [&mut Linear; 6] {
+    pub(crate) fn linears_mut(&mut self) -> [&mut Linear; 6] {
         [&mut self.query, &mut self.key, &mut self.value, &mut self.attention_output, &mut self.intermediate, &mut self.output]
     }
 
-    fn linears(&self) -> [&Linear; 6] {
+    pub(crate) fn linears(&self) -> [&Linear; 6] {
         [&self.query, &self.key, &self.value, &self.attention_output, &self.intermediate, &self.output]
     }
 }
@@ -180,13 +184,13 @@ impl ViTBody {
         self.pooler.as_ref().map(|p| self.pooler_act.forward(&p.forward(&hidden.select(1, 0))))
     }
 
-    fn linears_mut(&mut self) -> Vec<&mut Linear> {
+    pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
         let mut v: Vec<&mut Linear> = self.layers.iter_mut().flat_map(|l| l.linears_mut()).collect();
         v.extend(self.pooler.as_mut());
         v
     }
 
-    fn linears(&self) -> Vec<&Linear> {
+    pub(crate) fn linears(&self) -> Vec<&Linear> {
         let mut v: Vec<&Linear> = self.layers.iter().flat_map(|l| l.linears()).collect();
         v.extend(self.pooler.as_ref());
         v
