@@ -3,7 +3,8 @@
 //!
 //! One concern per module: `display` (rich output and in-place updates), `interrupt` (the stop
 //! button), `progress` (loops that show progress and stop cleanly), `device` (CPU / CUDA),
-//! `input` (reading from the notebook user), `plot` (charts), `models` (transformers on
+//! `input` (reading from the notebook user), `plot` (charts), `explain` (attention maps,
+//! attributions, saliency), `models` (transformers on
 //! libtorch), `text` (tokenizers), `data` (datasets, collators, loaders), `train` (the trainer, objectives, metrics).
 
 pub mod ablation;
@@ -11,6 +12,7 @@ pub mod data;
 pub mod device;
 pub mod display;
 pub mod error;
+pub mod explain;
 pub mod input;
 pub mod interrupt;
 pub mod kernel;
@@ -37,9 +39,10 @@ pub mod prelude {
     pub use crate::models::{
         cosine_similarity, mean_pooling, BertConfig, FillMask, BertForMaskedLM, BertForSequenceClassification,
         BertForTokenClassification, BertModel, GPT2Config, GPT2LMHeadModel, GPT2Model, Generation, Linear,
-        LinearAdapter, LoadReport, ModelConfig, ModelSummary, PretrainedModel, ViTConfig,
+        LinearAdapter, LoadReport, with_attentions, ModelConfig, ModelSummary, PretrainedModel, ViTConfig,
         ViTForImageClassification, ViTModel,
     };
+    pub use crate::explain::*;
     pub use crate::plot::*;
     pub use crate::progress::*;
     pub use crate::tutorial::quick;

@@ -133,6 +133,10 @@ pub(crate) fn used_length(attention_mask: &Tensor) -> i64 {
 /// `q`: (batch, heads, q_len, head_dim); `k`, `v`: (batch, heads, k_len, head_dim);
 /// `mask`: boolean, broadcastable to (batch, heads, q_len, k_len), true where attention is allowed.
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>, dropout: f64, causal: bool, scale: f64) -> Tensor {
+    // Inside `with_attentions` the probabilities are computed explicitly and recorded.
+    if let Some(out) = super::attention_probs::recorded(q, k, v, mask, dropout, causal, scale) {
+        return out;
+    }
     Tensor::scaled_dot_product_attention(q, k, v, mask, dropout, causal, Some(scale), false)
 }
 

@@ -13,6 +13,7 @@
 //! # ; Ok::<(), tuna::Error>(())
 //! ```
 
+pub mod attention_probs;
 pub mod bert;
 pub mod checkpoint;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod pretrained;
 pub mod summary;
 pub mod vit;
 
+pub use attention_probs::with_attentions;
 pub use bert::{BertBody, BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification, BertModel};
 pub use checkpoint::{Checkpoint, LoadReport};
 pub use config::{BertConfig, GPT2Config, Labels, ModelConfig, ViTConfig};

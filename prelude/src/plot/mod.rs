@@ -20,6 +20,7 @@ pub use heatmap::{AttentionMap, ConfusionChart};
 pub use images::{AttentionGrid, ImageGrid, SaliencyMap};
 pub use line::LineChart;
 pub use roc::{auc, RocChart};
+pub use style::diverging_color;
 
 use crate::display::MimeBundle;
 use crate::{Error, Result};

@@ -35,7 +35,6 @@ const VIRIDIS: [(u8, u8, u8); 9] = [
 ];
 
 /// Blue (negative) – white (zero) – red (positive), as matplotlib's `RdBu_r` at 5 points.
-#[allow(dead_code)] // used by token attributions (explain)
 const DIVERGING: [(u8, u8, u8); 5] = [(33, 102, 172), (146, 197, 222), (247, 247, 247), (244, 165, 130), (178, 24, 43)];
 
 fn interpolate(stops: &[(u8, u8, u8)], t: f64) -> (u8, u8, u8) {
@@ -54,8 +53,7 @@ pub(crate) fn viridis(t: f64) -> (u8, u8, u8) {
 }
 
 /// Blue–white–red at `t` in [-1, 1] (0 is white).
-#[allow(dead_code)]
-pub(crate) fn diverging(t: f64) -> (u8, u8, u8) {
+pub fn diverging_color(t: f64) -> (u8, u8, u8) {
     interpolate(&DIVERGING, (t + 1.0) / 2.0)
 }
 
@@ -109,8 +107,8 @@ mod tests {
     fn colour_maps_hit_their_ends() {
         assert_eq!(viridis(0.0), (68, 1, 84));
         assert_eq!(viridis(1.0), (253, 231, 37));
-        assert_eq!(diverging(0.0), (247, 247, 247));
-        assert_eq!(diverging(-1.0), (33, 102, 172));
+        assert_eq!(diverging_color(0.0), (247, 247, 247));
+        assert_eq!(diverging_color(-1.0), (33, 102, 172));
         assert_eq!(viridis(f64::NAN), (68, 1, 84));
     }
 
