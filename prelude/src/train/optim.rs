@@ -130,18 +130,26 @@ impl OptimizerState {
                 let wd = if p.decay { weight_decay } else { 0.0 };
                 match rule {
                     Optimizer::AdamW { beta1, beta2, eps } => {
+                        // In place, one temporary (g², then the denominator reuses it): the fewest
+                        // passes over memory tch allows without torch's fused kernels.
                         if wd != 0.0 {
                             let _ = p.tensor.g_mul_scalar_(1.0 - lr * wd);
                         }
                         let m = p.m.get_or_insert_with(|| grad.zeros_like());
                         let _ = m.lerp_(&grad, 1.0 - beta1);
                         let v = p.v.get_or_insert_with(|| grad.zeros_like());
-                        let _ = v.g_mul_scalar_(beta2);
-                        let _ = v.g_add_(&(&grad * &grad * (1.0 - beta2)));
+                        let mut denom = &grad * &grad;
+                        let _ = v.lerp_(&denom, 1.0 - beta2);
                         let bc1 = 1.0 - beta1.powi(t);
                         let bc2 = 1.0 - beta2.powi(t);
-                        let denom = v.sqrt() / bc2.sqrt() + eps;
-                        let _ = p.tensor.g_sub_(&(&*m / &denom * (lr / bc1)));
+                        // p -= lr/bc1 · m / (√v/√bc2 + eps), as p += m / ((√v/√bc2 + eps) · -bc1/lr)
+                        let _ = v.sqrt_out(&denom);
+                        let _ = denom.g_div_scalar_(bc2.sqrt());
+                        let _ = denom.g_add_scalar_(eps);
+                        if lr != 0.0 {
+                            let _ = denom.g_mul_scalar_(-bc1 / lr);
+                            let _ = p.tensor.addcdiv_(m, &denom);
+                        }
                     }
                     Optimizer::Sgd { momentum } => {
                         let mut update = if wd != 0.0 { &grad + &p.tensor * wd } else { grad.shallow_clone() };
