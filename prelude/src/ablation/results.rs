@@ -2,6 +2,7 @@
 //! deviation over seeds per (arm, size), an HTML table for the notebook and a CSV file.
 
 use crate::display::{escape_html, Html, MimeBundle, Render};
+use crate::plot::ErrorBarChart;
 use crate::train::Evaluation;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,24 @@ impl SweepResults {
         Ok(out)
     }
 
+    /// `score` against training-set size (log scale), one line per arm: the mean over seeds with
+    /// ±1 standard deviation error bars.
+    pub fn chart(&self, score: &str) -> Result<ErrorBarChart> {
+        self.summary(score)?;
+        let mut chart = ErrorBarChart::new(format!("{score} vs training-set size (mean ± std over seeds)"))
+            .log_x()
+            .x_label("training examples")
+            .y_label(score);
+        for arm in &self.arms {
+            for t in self.trials.iter().filter(|t| &t.arm == arm) {
+                if let Some(v) = t.scores.get(score) {
+                    chart.add(arm.clone(), t.size as f64, v);
+                }
+            }
+        }
+        Ok(chart)
+    }
+
     /// One row per trial: arm, size, seed, every score, seconds.
     pub fn csv(&self) -> String {
         let names = self.score_names();
@@ -255,5 +274,9 @@ mod tests {
         assert!(r.summary("f1").unwrap_err().to_string().contains("accuracy"));
         assert!(r.html().contains("3 of 4 trials"));
         assert_eq!(r.csv().lines().nth(1), Some("full,100,0,0.5,1.00"));
+        let chart = r.chart("accuracy").unwrap();
+        let series = chart.summary();
+        assert_eq!(series.iter().map(|(n, p)| (n.as_str(), p.len())).collect::<Vec<_>>(), [("full", 1), ("lora", 1)]);
+        assert!((series[0].1[0].mean - 0.6).abs() < 1e-12 && series[0].1[0].n == 2);
     }
 }
