@@ -48,7 +48,9 @@ pub mod prelude {
     pub use crate::tutorial::quick;
     pub use crate::data::*;
     pub use crate::text::*;
-    pub use crate::tune::{Freeze, Ia3Config, LoraBias, LoraConfig, LoraInit, Strategy, Targets, Tune, Tuned};
+    pub use crate::tune::{
+        Freeze, Ia3Config, LoraBias, LoraConfig, LoraInit, PrefixTuningConfig, PromptInit, PromptTuningConfig, Strategy, Targets, Tune, Tuned,
+    };
     pub use crate::train::{
         roc_auc, roc_curve, Evaluation, History, Objective, Optimizer, RocPoint, Run, Schedule, Stop, Trainer, ViTForSimCLR,
         ViTMAEConfig, ViTMAEForPreTraining,

@@ -4,10 +4,8 @@
 
 mod tune_support;
 
-use std::path::Path;
 use tch::Tensor;
 use tune_support::*;
-use tuna::models::checkpoint::write_safetensors;
 use tuna::models::*;
 use tuna::tune::*;
 use tuna::Result;
@@ -55,12 +53,6 @@ fn adapters_written_by_peft_give_peft_logits() -> Result<()> {
     let d = max_abs(&tch::no_grad(|| gpt2_logits(&g)), want.require("logits")?);
     assert!(d <= 1e-5, "gpt2 merged: max-abs {d}");
     Ok(())
-}
-
-fn write_for_python(dir: &Path, base: &str, inputs: &[(&str, Tensor)]) {
-    std::fs::write(dir.join("base.txt"), fixture(base).display().to_string()).unwrap();
-    let t: Vec<(String, Tensor)> = inputs.iter().map(|(k, v)| (k.to_string(), v.shallow_clone())).collect();
-    write_safetensors(&dir.join("inputs.safetensors"), &t).unwrap();
 }
 
 #[test]
@@ -122,20 +114,7 @@ fn python_peft_loads_what_tuna_saves_and_computes_the_same_logits() -> Result<()
     write_for_python(&dir, "vit", &[("pixel_values", vit_inputs())]);
     ours.push((dir, tch::no_grad(|| vit_logits(&v))));
 
-    let out = std::process::Command::new(python())
-        .arg(tune_fixture("make_fixtures.py"))
-        .arg("check")
-        .args(ours.iter().map(|(d, _)| d))
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("run python");
-    assert!(out.status.success(), "make_fixtures.py check failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    for (dir, logits) in &ours {
-        let theirs = Checkpoint::from_file(&dir.join("python.safetensors"))?;
-        let d = max_abs(logits, theirs.require("logits")?);
-        println!("{}: max-abs {d:.2e}", dir.display());
-        assert!(d <= 1e-5, "{}: max-abs {d}", dir.display());
-    }
+    python_peft_agrees(&ours);
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ours[0].0.join("adapter_config.json")).unwrap()).unwrap();
     assert_eq!(config["peft_type"], "LORA");
     assert_eq!(config["auto_mapping"]["base_model_class"], "BertForSequenceClassification");

@@ -29,7 +29,7 @@ fn cases(arch: &str) -> Vec<(&'static str, Strategy)> {
         _ => Ia3Config::new(["key", "value", "output.dense"], ["output.dense"]),
     };
     let ia3_head = if gpt { ia3.clone() } else { ia3.clone().modules_to_save(["classifier"]) };
-    vec![
+    let mut cases = vec![
         ("ia3", Strategy::Ia3(ia3)),
         ("ia3_head", Strategy::Ia3(ia3_head)),
         ("full", Strategy::Full),
@@ -49,7 +49,16 @@ fn cases(arch: &str) -> Vec<(&'static str, Strategy)> {
             Strategy::Lora(LoraConfig::rank(2).alpha(4.0).use_rslora(true).targets(regex).bias(LoraBias::LoraOnly)),
         ),
         ("lora_qv_bias_all", Strategy::Lora(LoraConfig::rank(4).alpha(8.0).targets(qv).bias(LoraBias::All))),
-    ]
+    ];
+    // Prompt learning: PEFT's SEQ_CLS task (BERT) and ViT keep a trained classifier copy.
+    let head = |c: PrefixTuningConfig| if gpt { c } else { c.modules_to_save(["classifier"]) };
+    cases.push(("prefix_tuning", Strategy::PrefixTuning(head(PrefixTuningConfig::new(3)))));
+    cases.push(("prefix_tuning_mlp", Strategy::PrefixTuning(head(PrefixTuningConfig::new(3).projection(16)))));
+    if arch != "vit" {
+        let prompt = PromptTuningConfig::new(4);
+        cases.push(("prompt_tuning", Strategy::PromptTuning(if gpt { prompt } else { prompt.modules_to_save(["classifier"]) })));
+    }
+    cases
 }
 
 fn golden() -> serde_json::Value {

@@ -7,7 +7,7 @@ use super::config::BertConfig;
 use super::layers::{attention, dropout, merge_heads, padding_mask, split_heads, used_length, Activation, Embedding, LayerNorm};
 use super::linear::Linear;
 use super::pretrained::{model_boilerplate, ModelState};
-use super::prefix::{prepend, KvPrefix};
+use super::prefix::{prepend, KvPrefix, TuningHooks};
 use crate::Result;
 use tch::{nn, nn::VarStore, Tensor};
 
@@ -45,9 +45,15 @@ impl BertEmbeddings {
     /// Adds positions and segments to word vectors `inputs_embeds` (batch, seq, hidden) and
     /// normalises: the hook for prompt tuning, which prepends trained vectors to the looked-up ones.
     pub fn forward_embeds(&self, inputs_embeds: &Tensor, token_type_ids: Option<&Tensor>, train: bool) -> Tensor {
+        self.forward_embeds_at(inputs_embeds, token_type_ids, 0, train)
+    }
+
+    /// As [`BertEmbeddings::forward_embeds`] with positions from `past` on (after a key/value
+    /// prefix of `past` positions, as `transformers` numbers them).
+    pub fn forward_embeds_at(&self, inputs_embeds: &Tensor, token_type_ids: Option<&Tensor>, past: i64, train: bool) -> Tensor {
         let seq = inputs_embeds.size()[1];
-        // Positions 0..seq are the first rows of the table: (seq, hidden), broadcast over the batch.
-        let positions = self.position_embeddings.weight.narrow(0, 0, seq);
+        // Positions past..past+seq are rows of the table: (seq, hidden), broadcast over the batch.
+        let positions = self.position_embeddings.weight.narrow(0, past, seq);
         let types = match token_type_ids {
             Some(t) => self.token_type_embeddings.forward(t),
             // No segments given: every token is segment 0; one row broadcasts (hidden,).
@@ -170,6 +176,8 @@ pub struct BertBody {
     pub layers: Vec<BertLayer>,
     /// `pooler.dense` (tanh of the first token's projection), when the model has one.
     pub pooler: Option<Linear>,
+    /// Virtual-token vectors (n, hidden) put before every input (prompt tuning); `None` by default.
+    pub prompt: Option<Tensor>,
 }
 
 impl BertBody {
@@ -183,7 +191,7 @@ impl BertBody {
         } else {
             None
         };
-        Ok(BertBody { embeddings: BertEmbeddings::new(&p / "embeddings", c)?, layers, pooler })
+        Ok(BertBody { embeddings: BertEmbeddings::new(&p / "embeddings", c)?, layers, pooler, prompt: None })
     }
 
     /// `input_ids` (batch, seq), `attention_mask` (batch, seq) of 1 / 0, `token_type_ids`
@@ -196,8 +204,20 @@ impl BertBody {
     /// ids (Hugging Face's `inputs_embeds`): prompt tuning prepends its virtual tokens here and
     /// extends `attention_mask` with ones.
     pub fn forward_embeds(&self, inputs_embeds: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>, train: bool) -> Tensor {
-        let mask = padding_mask(attention_mask);
-        let mut h = self.embeddings.forward_embeds(inputs_embeds, token_type_ids, train);
+        // Prompt tuning, as PEFT: virtual tokens first, seen by every token, segment 0.
+        let (embeds, attention_mask, token_type_ids) = match &self.prompt {
+            Some(p) => {
+                let (b, n) = (inputs_embeds.size()[0], p.size()[0]);
+                let front = |t: &Tensor, v: f64| Tensor::cat(&[Tensor::full([b, n], v, (t.kind(), t.device())), t.shallow_clone()], 1);
+                let prompt = p.to_kind(inputs_embeds.kind()).unsqueeze(0).expand([b, n, -1], false);
+                (Tensor::cat(&[prompt, inputs_embeds.shallow_clone()], 1), attention_mask.map(|m| front(m, 1.0)), token_type_ids.map(|t| front(t, 0.0)))
+            }
+            None => (inputs_embeds.shallow_clone(), attention_mask.map(Tensor::shallow_clone), token_type_ids.map(Tensor::shallow_clone)),
+        };
+        let mask = padding_mask(attention_mask.as_ref());
+        // A key/value prefix shifts the positions, as `past_key_values` does in `transformers`.
+        let past = self.layers.first().and_then(|l| l.attention.prefix.as_ref()).map_or(0, |p| p.len());
+        let mut h = self.embeddings.forward_embeds_at(&embeds, token_type_ids.as_ref(), past, train);
         for layer in &self.layers {
             h = layer.forward(&h, mask.as_ref(), train);
         }
@@ -213,6 +233,19 @@ impl BertBody {
         let mut v: Vec<&mut Linear> = self.layers.iter_mut().flat_map(|l| l.linears_mut()).collect();
         v.extend(self.pooler.as_mut());
         v
+    }
+
+    /// The prompt and prefix slots, for prompt and prefix tuning.
+    pub(crate) fn tuning_hooks(&mut self) -> TuningHooks<'_> {
+        let heads = self.layers.first().map_or(1, |l| l.attention.heads);
+        let word_embeddings = self.embeddings.word_embeddings.weight.shallow_clone();
+        TuningHooks {
+            hidden: word_embeddings.size()[1],
+            word_embeddings: Some(word_embeddings),
+            heads,
+            prefixes: self.layers.iter_mut().map(|l| &mut l.attention.prefix).collect(),
+            prompt: Some(&mut self.prompt),
+        }
     }
 
     fn linears(&self) -> Vec<&Linear> {
@@ -262,7 +295,7 @@ impl BertModel {
     }
 }
 
-model_boilerplate!(BertModel, BertConfig, "BertModel", "bert", [], |s| s.bert.linears_mut(), |s| s.bert.linears());
+model_boilerplate!(BertModel, BertConfig, "BertModel", "bert", [], |s| s.bert.linears_mut(), |s| s.bert.linears(), hooks |s| s.bert.tuning_hooks());
 
 /// BERT with the masked-language-modelling head (`cls.predictions`), its decoder tied to the
 /// word embeddings as in `transformers`.
@@ -323,7 +356,8 @@ model_boilerplate!(
     BertForMaskedLM, BertConfig, "BertForMaskedLM", "bert",
     ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"],
     |s| { let mut v = s.bert.linears_mut(); v.push(&mut s.transform); v.push(&mut s.decoder); v },
-    |s| { let mut v = s.bert.linears(); v.push(&s.transform); v.push(&s.decoder); v }
+    |s| { let mut v = s.bert.linears(); v.push(&s.transform); v.push(&s.decoder); v },
+    hooks |s| s.bert.tuning_hooks()
 );
 
 /// BERT with a classifier on the pooled first token (`bert.pooler` → dropout → `classifier`).
@@ -370,7 +404,8 @@ impl BertForSequenceClassification {
 model_boilerplate!(
     BertForSequenceClassification, BertConfig, "BertForSequenceClassification", "bert", [],
     |s| { let mut v = s.bert.linears_mut(); v.push(&mut s.classifier); v },
-    |s| { let mut v = s.bert.linears(); v.push(&s.classifier); v }
+    |s| { let mut v = s.bert.linears(); v.push(&s.classifier); v },
+    hooks |s| s.bert.tuning_hooks()
 );
 
 /// BERT with a classifier on every token (`bert` without pooler → dropout → `classifier`),
@@ -405,5 +440,6 @@ impl BertForTokenClassification {
 model_boilerplate!(
     BertForTokenClassification, BertConfig, "BertForTokenClassification", "bert", [],
     |s| { let mut v = s.bert.linears_mut(); v.push(&mut s.classifier); v },
-    |s| { let mut v = s.bert.linears(); v.push(&s.classifier); v }
+    |s| { let mut v = s.bert.linears(); v.push(&s.classifier); v },
+    hooks |s| s.bert.tuning_hooks()
 );

@@ -7,7 +7,7 @@ use super::config::GPT2Config;
 use super::layers::{attention, dropout, merge_heads, split_heads, Activation, Embedding, LayerNorm};
 use super::linear::Linear;
 use super::pretrained::{model_boilerplate, ModelState};
-use super::prefix::{prepend, KvPrefix};
+use super::prefix::{prepend, KvPrefix, TuningHooks};
 use crate::Result;
 use tch::{nn, nn::VarStore, Device, Kind, Tensor};
 
@@ -161,6 +161,8 @@ pub struct GPT2Body {
     pub blocks: Vec<GPT2Block>,
     /// `ln_f`.
     pub ln_f: LayerNorm,
+    /// Virtual-token vectors (n, hidden) put before the input (prompt tuning); `None` by default.
+    pub prompt: Option<Tensor>,
     embd_dropout: f64,
 }
 
@@ -174,6 +176,7 @@ impl GPT2Body {
             wpe: Embedding::new(&p / "wpe", c.n_positions, c.n_embd, std, None)?,
             blocks,
             ln_f: LayerNorm::new(&p / "ln_f", c.n_embd, c.layer_norm_epsilon)?,
+            prompt: None,
             embd_dropout: c.embd_pdrop,
         })
     }
@@ -187,16 +190,42 @@ impl GPT2Body {
     /// As [`GPT2Body::forward`] from token vectors `inputs_embeds` (batch, seq, hidden) instead of
     /// ids (Hugging Face's `inputs_embeds`): prompt tuning prepends its virtual tokens here.
     pub fn forward_embeds(&self, inputs_embeds: &Tensor, attention_mask: Option<&Tensor>, mut cache: Option<&mut KvCache>, train: bool) -> Tensor {
-        let seq = inputs_embeds.size()[1];
         let past = cache.as_ref().map_or(0, |c| c.len());
+        // Prompt tuning, as PEFT: virtual tokens before the input (not again after a cache).
+        let (embeds, attention_mask) = match (&self.prompt, past) {
+            (Some(p), 0) => {
+                let (b, n) = (inputs_embeds.size()[0], p.size()[0]);
+                let prompt = p.to_kind(inputs_embeds.kind()).unsqueeze(0).expand([b, n, -1], false);
+                let mask = attention_mask.map(|m| Tensor::cat(&[Tensor::ones([b, n], (m.kind(), m.device())), m.shallow_clone()], 1));
+                (Tensor::cat(&[prompt, inputs_embeds.shallow_clone()], 1), mask)
+            }
+            _ => (inputs_embeds.shallow_clone(), attention_mask.map(Tensor::shallow_clone)),
+        };
+        let inputs_embeds = &embeds;
+        let seq = inputs_embeds.size()[1];
+        // A key/value prefix counts as earlier positions, as `past_key_values` in `transformers`.
+        let shift = self.blocks.first().and_then(|b| b.attn.prefix.as_ref()).map_or(0, |p| p.len());
         // Positions past..past+seq are rows of the table: (seq, hidden), broadcast over the batch.
-        let positions = self.wpe.weight.narrow(0, past, seq);
+        let positions = self.wpe.weight.narrow(0, past + shift, seq);
         let mut h = dropout(inputs_embeds + positions, self.embd_dropout, train);
-        let mask = causal_mask(attention_mask, seq, past, inputs_embeds.device());
+        let mask = causal_mask(attention_mask.as_ref(), seq, past, inputs_embeds.device());
         for (i, block) in self.blocks.iter().enumerate() {
             h = block.forward(&h, i, cache.as_deref_mut(), mask.as_ref(), train);
         }
         self.ln_f.forward(&h)
+    }
+
+    /// The prompt and prefix slots, for prompt and prefix tuning.
+    pub(crate) fn tuning_hooks(&mut self) -> TuningHooks<'_> {
+        let heads = self.blocks.first().map_or(1, |b| b.attn.heads);
+        let word_embeddings = self.wte.weight.shallow_clone();
+        TuningHooks {
+            hidden: word_embeddings.size()[1],
+            word_embeddings: Some(word_embeddings),
+            heads,
+            prefixes: self.blocks.iter_mut().map(|b| &mut b.attn.prefix).collect(),
+            prompt: Some(&mut self.prompt),
+        }
     }
 
     fn linears_mut(&mut self) -> Vec<&mut Linear> {
@@ -248,7 +277,7 @@ impl GPT2Model {
     }
 }
 
-model_boilerplate!(GPT2Model, GPT2Config, "GPT2Model", "transformer", [], |s| s.transformer.linears_mut(), |s| s.transformer.linears());
+model_boilerplate!(GPT2Model, GPT2Config, "GPT2Model", "transformer", [], |s| s.transformer.linears_mut(), |s| s.transformer.linears(), hooks |s| s.transformer.tuning_hooks());
 
 /// GPT-2 with its language-modelling head (`lm_head`, tied to `transformer.wte`).
 ///
@@ -302,5 +331,6 @@ impl GPT2LMHeadModel {
 model_boilerplate!(
     GPT2LMHeadModel, GPT2Config, "GPT2LMHeadModel", "transformer", ["lm_head.weight"],
     |s| { let mut v = s.transformer.linears_mut(); v.push(&mut s.lm_head); v },
-    |s| { let mut v = s.transformer.linears(); v.push(&s.lm_head); v }
+    |s| { let mut v = s.transformer.linears(); v.push(&s.lm_head); v },
+    hooks |s| s.transformer.tuning_hooks()
 );

@@ -73,6 +73,10 @@ pub trait PretrainedModel: Sized {
     fn linears_mut(&mut self) -> Vec<(String, &mut Linear)>;
     /// Every linear layer with its full dotted name.
     fn linears(&self) -> Vec<(String, &Linear)>;
+    /// The prompt and prefix slots (prompt and prefix tuning); none by default.
+    fn tuning_hooks(&mut self) -> super::prefix::TuningHooks<'_> {
+        super::prefix::TuningHooks::default()
+    }
 
     /// A freshly initialised model on the CPU.
     fn new(config: Self::Config) -> Result<Self> {
@@ -307,6 +311,13 @@ pub(crate) fn named_ref(v: Vec<&Linear>) -> Vec<(String, &Linear)> {
 /// model struct with fields `state` and `config`.
 macro_rules! model_boilerplate {
     ($ty:ty, $config:ty, $arch:literal, $prefix:literal, [$($tied:literal),*], |$s:ident| $linears:expr, |$r:ident| $linears_ref:expr) => {
+        $crate::models::pretrained::model_boilerplate!(
+            $ty, $config, $arch, $prefix, [$($tied),*], |$s| $linears, |$r| $linears_ref,
+            hooks |_h| $crate::models::prefix::TuningHooks::default()
+        );
+    };
+    // `hooks`: the prompt and prefix slots (see `prefix.rs`), for models that have them.
+    ($ty:ty, $config:ty, $arch:literal, $prefix:literal, [$($tied:literal),*], |$s:ident| $linears:expr, |$r:ident| $linears_ref:expr, hooks |$h:ident| $hooks:expr) => {
         impl $crate::models::PretrainedModel for $ty {
             type Config = $config;
             const ARCHITECTURE: &'static str = $arch;
@@ -331,6 +342,10 @@ macro_rules! model_boilerplate {
             fn linears(&self) -> Vec<(String, &$crate::models::Linear)> {
                 let $r = self;
                 $crate::models::pretrained::named_ref($linears_ref)
+            }
+            fn tuning_hooks(&mut self) -> $crate::models::prefix::TuningHooks<'_> {
+                let $h = self;
+                $hooks
             }
         }
 

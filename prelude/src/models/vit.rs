@@ -7,7 +7,7 @@ use super::config::ViTConfig;
 use super::layers::{attention, dropout, merge_heads, split_heads, Activation, LayerNorm};
 use super::linear::Linear;
 use super::pretrained::{model_boilerplate, ModelState};
-use super::prefix::{prepend, KvPrefix};
+use super::prefix::{prepend, KvPrefix, TuningHooks};
 use crate::Result;
 use tch::{nn, nn::VarStore, Tensor};
 
@@ -184,6 +184,18 @@ impl ViTBody {
         self.pooler.as_ref().map(|p| self.pooler_act.forward(&p.forward(&hidden.select(1, 0))))
     }
 
+    /// The prefix slots, for prefix tuning (no prompt slot: the inputs are pixels).
+    pub(crate) fn tuning_hooks(&mut self) -> TuningHooks<'_> {
+        let heads = self.layers.first().map_or(1, |l| l.heads);
+        TuningHooks {
+            hidden: self.embeddings.cls_token.size()[2],
+            word_embeddings: None,
+            heads,
+            prefixes: self.layers.iter_mut().map(|l| &mut l.prefix).collect(),
+            prompt: None,
+        }
+    }
+
     pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
         let mut v: Vec<&mut Linear> = self.layers.iter_mut().flat_map(|l| l.linears_mut()).collect();
         v.extend(self.pooler.as_mut());
@@ -218,7 +230,7 @@ impl ViTModel {
     }
 }
 
-model_boilerplate!(ViTModel, ViTConfig, "ViTModel", "vit", [], |s| s.vit.linears_mut(), |s| s.vit.linears());
+model_boilerplate!(ViTModel, ViTConfig, "ViTModel", "vit", [], |s| s.vit.linears_mut(), |s| s.vit.linears(), hooks |s| s.vit.tuning_hooks());
 
 /// ViT with a linear classifier on the final CLS token (`classifier`), as
 /// `ViTForImageClassification`.
@@ -262,5 +274,6 @@ impl ViTForImageClassification {
 model_boilerplate!(
     ViTForImageClassification, ViTConfig, "ViTForImageClassification", "vit", [],
     |s| { let mut v = s.vit.linears_mut(); v.push(&mut s.classifier); v },
-    |s| { let mut v = s.vit.linears(); v.push(&s.classifier); v }
+    |s| { let mut v = s.vit.linears(); v.push(&s.classifier); v },
+    hooks |s| s.vit.tuning_hooks()
 );

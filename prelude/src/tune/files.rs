@@ -40,6 +40,7 @@ impl<M: PretrainedModel> Tuned<M> {
         let c = match &rec.method {
             Method::Lora(c) => c,
             Method::Ia3(c) => return self.save_ia3(rec, c, dir),
+            Method::Prompt(_) | Method::Prefix(_) => return self.save_prompt_learning(rec, dir),
         };
         let lora_layers: BTreeSet<&str> = rec.layers.iter().map(|l| l.linear.as_str()).collect();
         let arch = M::ARCHITECTURE;
@@ -72,7 +73,7 @@ impl<M: PretrainedModel> Tuned<M> {
         };
         let config = json!({
             "alpha_pattern": {},
-            "auto_mapping": {"base_model_class": M::ARCHITECTURE, "parent_library": parent_library(M::ARCHITECTURE)},
+            "auto_mapping": {"base_model_class": M::ARCHITECTURE, "parent_library": parent_library_of(M::ARCHITECTURE)},
             "base_model_name_or_path": self.state().source_dir.as_ref().map(|p| p.display().to_string()),
             "bias": c.bias.as_str(),
             "exclude_modules": null,
@@ -100,7 +101,7 @@ impl<M: PretrainedModel> Tuned<M> {
             "use_dora": c.use_dora,
             "use_rslora": c.use_rslora,
         });
-        write_config(&dir.join(CONFIG_NAME), &config)
+        write_json(&dir.join(CONFIG_NAME), &config)
     }
 
     fn save_ia3(&self, rec: &AdapterRecord, c: &Ia3Config, dir: &Path) -> Result<()> {
@@ -117,7 +118,7 @@ impl<M: PretrainedModel> Tuned<M> {
         let (targets, feedforward) =
             if exact { (list(&|_| true), list(&|s| s.feedforward)) } else { (c.targets.to_json(), c.feedforward.to_json()) };
         let config = json!({
-            "auto_mapping": {"base_model_class": arch, "parent_library": parent_library(arch)},
+            "auto_mapping": {"base_model_class": arch, "parent_library": parent_library_of(arch)},
             "base_model_name_or_path": self.state().source_dir.as_ref().map(|p| p.display().to_string()),
             "exclude_modules": null,
             "fan_in_fan_out": rec.scales.iter().any(|s| self.linears().iter().any(|(n, l)| *n == s.linear && l.is_transposed())),
@@ -131,7 +132,7 @@ impl<M: PretrainedModel> Tuned<M> {
             "target_modules": targets,
             "task_type": null,
         });
-        write_config(&dir.join(CONFIG_NAME), &config)
+        write_json(&dir.join(CONFIG_NAME), &config)
     }
 
     /// Reads a LoRA adapter written by PEFT (or by [`Tuned::save_adapter`]) from `dir` and adds
@@ -160,6 +161,9 @@ impl<M: PretrainedModel> Tuned<M> {
             // Nothing matched: keep the original, whose error lists the layers.
             if hit.is_empty() || !renamed { t.clone() } else { Targets::Names(hit) }
         };
+        if let Some("PROMPT_TUNING" | "PREFIX_TUNING") = v.get("peft_type").and_then(Value::as_str) {
+            return self.load_prompt_learning(&v, dir, name);
+        }
         let weights = Checkpoint::from_file(&dir.join(WEIGHTS_NAME))?;
         let bad = |message: String| Error::Checkpoint { path: dir.join(WEIGHTS_NAME), message };
         let added = match v.get("peft_type").and_then(Value::as_str).unwrap_or("") {
@@ -282,7 +286,7 @@ pub fn peft_name(arch: &str, module: &str) -> String {
 }
 
 /// `transformers`' module of a model class, which PEFT writes in `auto_mapping`.
-fn parent_library(arch: &str) -> String {
+pub(crate) fn parent_library_of(arch: &str) -> String {
     let family = if arch.starts_with("Bert") {
         "bert"
     } else if arch.starts_with("GPT2") {
@@ -295,7 +299,7 @@ fn parent_library(arch: &str) -> String {
     format!("transformers.models.{family}.modeling_{family}")
 }
 
-fn write_config(path: &Path, config: &Value) -> Result<()> {
+pub(crate) fn write_json(path: &Path, config: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(config).map_err(|source| Error::Json { path: path.to_owned(), source })?;
     std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
 }
@@ -303,7 +307,7 @@ fn write_config(path: &Path, config: &Value) -> Result<()> {
 fn config_from_json(v: &Value, path: &Path) -> Result<LoraConfig> {
     let peft_type = v.get("peft_type").and_then(Value::as_str).unwrap_or("");
     if peft_type != "LORA" {
-        return Err(Error::Checkpoint { path: path.to_owned(), message: format!("peft_type is `{peft_type}`; tuna loads LORA and IA3 adapters") });
+        return Err(Error::Checkpoint { path: path.to_owned(), message: format!("peft_type is `{peft_type}`; tuna loads LORA, IA3, PROMPT_TUNING and PREFIX_TUNING adapters") });
     }
     for key in ["rank_pattern", "alpha_pattern"] {
         if v.get(key).and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {

@@ -1,5 +1,5 @@
 //! Fine-tuning strategies, one value each so an ablation can loop over them: full fine-tuning,
-//! freezing, BitFit, LoRA (and DoRA) and (IA)³ ([`Strategy`]), applied with `model.tune(&strategy)` to any BERT,
+//! freezing, BitFit, LoRA (and DoRA), (IA)³, prompt and prefix tuning ([`Strategy`]), applied with `model.tune(&strategy)` to any BERT,
 //! GPT-2 or ViT model; LoRA adapters saved and loaded in PEFT 0.21's files. Mirrors PEFT
 //! (`peft/peft_model.py`, `peft/tuners/lora/`).
 //!
@@ -16,12 +16,15 @@
 pub mod files;
 pub mod ia3;
 pub mod lora;
+pub mod prompt;
+pub mod prompt_files;
 pub mod select;
 pub mod strategy;
 pub mod tuned;
 
 pub use ia3::Ia3Config;
 pub use lora::{LoraBias, LoraConfig, LoraInit};
+pub use prompt::{PrefixTuningConfig, PromptInit, PromptTuningConfig};
 pub use select::{layer_index, Targets};
 pub use strategy::{Freeze, Strategy, Tune};
 pub use tuned::Tuned;

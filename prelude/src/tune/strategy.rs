@@ -5,6 +5,7 @@
 
 use super::ia3::Ia3Config;
 use super::lora::LoraConfig;
+use super::prompt::{PrefixTuningConfig, PromptTuningConfig};
 use super::select::{is_embedding, layer_index, module_of, Targets};
 use super::tuned::Tuned;
 use crate::models::PretrainedModel;
@@ -49,6 +50,10 @@ pub enum Strategy {
     Lora(LoraConfig),
     /// Base frozen; (IA)³ scaling vectors (and `modules_to_save`) train.
     Ia3(Ia3Config),
+    /// Base frozen; n virtual-token vectors before the input (and `modules_to_save`) train.
+    PromptTuning(PromptTuningConfig),
+    /// Base frozen; per-layer key/value prefixes (or their MLP) and `modules_to_save` train.
+    PrefixTuning(PrefixTuningConfig),
 }
 
 impl Strategy {
@@ -69,6 +74,8 @@ impl Strategy {
             }
             Strategy::Lora(config) => tuned.add_adapter("default", config)?,
             Strategy::Ia3(config) => tuned.add_ia3_adapter("default", config)?,
+            Strategy::PromptTuning(config) => tuned.add_prompt_adapter("default", config)?,
+            Strategy::PrefixTuning(config) => tuned.add_prefix_adapter("default", config)?,
         }
         tuned.strategy = Some(self.clone());
         Ok(tuned)
@@ -95,6 +102,11 @@ impl std::fmt::Display for Strategy {
             }
             Strategy::Lora(c) => write!(f, "lora r={} alpha={}", c.r, c.alpha),
             Strategy::Ia3(c) => write!(f, "ia3 {}", c.targets.to_json()),
+            Strategy::PromptTuning(c) => write!(f, "prompt tuning n={}", c.num_virtual_tokens),
+            Strategy::PrefixTuning(c) => match c.projection {
+                Some(w) => write!(f, "prefix tuning n={} mlp={w}", c.num_virtual_tokens),
+                None => write!(f, "prefix tuning n={}", c.num_virtual_tokens),
+            },
         }
     }
 }

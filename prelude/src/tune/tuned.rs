@@ -43,6 +43,8 @@ pub(crate) struct ScaleRecord {
 pub(crate) enum Method {
     Lora(LoraConfig),
     Ia3(Ia3Config),
+    Prompt(super::prompt::PromptTuningConfig),
+    Prefix(super::prompt::PrefixTuningConfig),
 }
 
 /// One named adapter.
@@ -51,6 +53,12 @@ pub(crate) struct AdapterRecord {
     pub(crate) layers: Vec<LayerRecord>,
     pub(crate) scales: Vec<ScaleRecord>,
     pub(crate) saved: Vec<SavedRecord>,
+    /// Prompt tuning's virtual-token vectors (n, hidden).
+    pub(crate) prompt: Option<Tensor>,
+    /// Prefix tuning's table.
+    pub(crate) prefix: Option<crate::models::prefix::SharedPrefixTable>,
+    /// The model's (layers, heads, hidden), recorded by prompt learning for its files.
+    pub(crate) shape: (i64, i64, i64),
     /// Its variables in the model's store.
     pub(crate) var_names: Vec<String>,
 }
@@ -77,8 +85,8 @@ pub struct Tuned<M: PretrainedModel> {
 }
 
 impl AdapterRecord {
-    fn new(method: Method) -> Self {
-        AdapterRecord { method, layers: Vec::new(), scales: Vec::new(), saved: Vec::new(), var_names: Vec::new() }
+    pub(crate) fn new(method: Method) -> Self {
+        AdapterRecord { method, layers: Vec::new(), scales: Vec::new(), saved: Vec::new(), prompt: None, prefix: None, shape: (0, 0, 0), var_names: Vec::new() }
     }
 }
 
@@ -261,6 +269,12 @@ impl<M: PretrainedModel> Tuned<M> {
     /// save (targets exclude those, as in PEFT).
     fn plan(&self, name: &str, targets: &Targets, modules_to_save: &Option<Targets>) -> Result<(Vec<LinearShape>, Vec<String>, Vec<String>)> {
         self.check_new_name(name)?;
+        if let Some((other, _)) = self.adapters.iter().find(|(_, a)| matches!(a.method, Method::Prompt(_) | Method::Prefix(_))) {
+            return Err(Error::config(
+                "adapter_name",
+                format!("adapter `{other}` is prompt or prefix tuning, which take the whole model: delete it before adding `{name}`"),
+            ));
+        }
         let linears = self.linear_shapes();
         let names: Vec<&str> = linears.iter().map(|l| l.name.as_str()).collect();
         let saved = match modules_to_save {
@@ -272,7 +286,7 @@ impl<M: PretrainedModel> Tuned<M> {
         Ok((linears, chosen, saved))
     }
 
-    fn check_new_name(&self, name: &str) -> Result<()> {
+    pub(crate) fn check_new_name(&self, name: &str) -> Result<()> {
         if name.is_empty() || name.contains('.') {
             return Err(Error::config("adapter_name", format!("`{name}`: must be non-empty and without dots")));
         }
@@ -303,7 +317,7 @@ impl<M: PretrainedModel> Tuned<M> {
 
     /// Trainable copies of the `modules_to_save` layers, attached so that they replace the
     /// originals while the adapter is active.
-    fn copy_saved(&mut self, name: &str, saved_names: &[String], record: &mut AdapterRecord) -> Result<()> {
+    pub(crate) fn copy_saved(&mut self, name: &str, saved_names: &[String], record: &mut AdapterRecord) -> Result<()> {
         let originals: BTreeMap<String, (Tensor, Option<Tensor>)> = self
             .model
             .linears()
@@ -345,7 +359,7 @@ impl<M: PretrainedModel> Tuned<M> {
         Ok(())
     }
 
-    fn finish_adapter(&mut self, name: &str, record: AdapterRecord) {
+    pub(crate) fn finish_adapter(&mut self, name: &str, record: AdapterRecord) {
         let first = self.adapters.is_empty();
         self.adapters.insert(name.to_owned(), record);
         if first {
@@ -362,7 +376,7 @@ impl<M: PretrainedModel> Tuned<M> {
         let lora_biases: Vec<String> = rec.layers.iter().map(|l| format!("{}.bias", l.linear)).collect();
         let bias = match &rec.method {
             Method::Lora(c) => c.bias,
-            Method::Ia3(_) => LoraBias::None,
+            _ => LoraBias::None,
         };
         set_trainable(self, |n| {
             own.contains(n)
@@ -386,6 +400,7 @@ impl<M: PretrainedModel> Tuned<M> {
         self.unmerge()?;
         lock(&self.control).active = name.to_owned();
         self.mark_trainable();
+        self.sync_prompt_slots();
         Ok(())
     }
 
@@ -393,12 +408,14 @@ impl<M: PretrainedModel> Tuned<M> {
     pub fn disable_adapters(&mut self) -> Result<()> {
         self.unmerge()?;
         lock(&self.control).enabled = false;
+        self.sync_prompt_slots();
         Ok(())
     }
 
     /// Turns the active adapter back on.
     pub fn enable_adapters(&mut self) {
         lock(&self.control).enabled = true;
+        self.sync_prompt_slots();
     }
 
     /// Adds the active adapter's scaled B·A into its layers' weights (in their own layout:
@@ -420,6 +437,9 @@ impl<M: PretrainedModel> Tuned<M> {
             };
             if merged.contains(&active) {
                 return Ok(());
+            }
+            if let Some(Method::Prompt(_) | Method::Prefix(_)) = self.adapters.get(&active).map(|a| &a.method) {
+                return Err(Error::msg(format!("adapter `{active}` is prompt or prefix tuning, which adds tokens rather than changing weights: it does not merge")));
             }
             vec![active]
         } else {
@@ -510,6 +530,7 @@ impl<M: PretrainedModel> Tuned<M> {
             lock(&self.control).active = next;
             self.mark_trainable();
         }
+        self.sync_prompt_slots();
         Ok(())
     }
 
@@ -559,7 +580,7 @@ impl<M: PretrainedModel> Tuned<M> {
 }
 
 pub(crate) fn is_adapter_var(name: &str) -> bool {
-    name.contains(".lora_A.") || name.contains(".lora_magnitude_vector.") || name.contains(".lora_B.") || name.contains(".ia3_l.") || name.contains(".modules_to_save.")
+    name.contains(".lora_A.") || name.contains(".lora_magnitude_vector.") || name.contains(".lora_B.") || name.contains(".ia3_l.") || name.contains(".modules_to_save.") || name.starts_with("prompt_encoder.")
 }
 
 fn remove_vars(vs: &nn::VarStore, names: &[String]) {
@@ -595,6 +616,9 @@ impl<M: PretrainedModel> PretrainedModel for Tuned<M> {
     }
     fn linears(&self) -> Vec<(String, &crate::models::Linear)> {
         self.model.linears()
+    }
+    fn tuning_hooks(&mut self) -> crate::models::prefix::TuningHooks<'_> {
+        self.model.tuning_hooks()
     }
     /// Also turns the adapters' dropout on or off.
     fn set_training(&mut self, training: bool) {

@@ -8,7 +8,7 @@ use tuna::models::*;
 
 #[path = "../models_support/mod.rs"]
 pub mod models_support;
-pub use models_support::{expected, fixture, max_abs, python, temp_dir};
+pub use models_support::{expected, fixture, max_abs, python, temp_dir, tuna_data};
 
 /// `tests/fixtures/tune/<name>` (written by `make_fixtures.py` there).
 pub fn tune_fixture(name: &str) -> PathBuf {
@@ -58,5 +58,32 @@ pub fn perturb(vs: &tch::nn::VarStore, seed: i64) {
             let noise = Tensor::randn(t.size(), (Kind::Float, t.device())) * 0.1;
             tch::no_grad(|| t.shallow_clone().copy_(&(&t + noise)));
         }
+    }
+}
+
+/// Writes what `make_fixtures.py check` needs beside an adapter tuna saved: the base checkpoint's
+/// folder (`tests/fixtures/models/<base>`) and the inputs.
+pub fn write_for_python(dir: &std::path::Path, base: &str, inputs: &[(&str, Tensor)]) {
+    std::fs::write(dir.join("base.txt"), fixture(base).display().to_string()).unwrap();
+    let t: Vec<(String, Tensor)> = inputs.iter().map(|(k, v)| (k.to_string(), v.shallow_clone())).collect();
+    tuna::models::checkpoint::write_safetensors(&dir.join("inputs.safetensors"), &t).unwrap();
+}
+
+/// Loads each adapter folder with Python's `PeftModel.from_pretrained` and asserts that its logits
+/// equal tuna's (≤ 1e-5), printing the distance.
+pub fn python_peft_agrees(ours: &[(PathBuf, Tensor)]) {
+    let out = std::process::Command::new(python())
+        .arg(tune_fixture("make_fixtures.py"))
+        .arg("check")
+        .args(ours.iter().map(|(d, _)| d))
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "make_fixtures.py check failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    for (dir, logits) in ours {
+        let theirs = Checkpoint::from_file(&dir.join("python.safetensors")).expect("python.safetensors");
+        let d = max_abs(logits, theirs.require("logits").expect("logits"));
+        println!("{}: max-abs {d:.2e}", dir.display());
+        assert!(d <= 1e-5, "{}: max-abs {d}", dir.display());
     }
 }
