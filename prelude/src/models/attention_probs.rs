@@ -47,6 +47,11 @@ pub fn with_attentions<T>(f: impl FnOnce() -> T) -> (T, Vec<Tensor>) {
     (value, mine)
 }
 
+/// Whether a [`with_attentions`] closure is running on this thread.
+pub(crate) fn recording() -> bool {
+    RECORDING.with(Cell::get)
+}
+
 /// Called by [`super::layers::attention`]: `None` when not recording (take the fused path),
 /// else the attention output computed from explicit probabilities, which are recorded.
 pub(crate) fn recorded(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>, dropout: f64, causal: bool, scale: f64) -> Option<Tensor> {
