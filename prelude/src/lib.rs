@@ -49,7 +49,7 @@ pub mod prelude {
     pub use crate::data::*;
     pub use crate::text::*;
     pub use crate::tune::{
-        Freeze, Ia3Config, LoraBias, LoraConfig, LoraInit, PrefixTuningConfig, PromptInit, PromptTuningConfig, Strategy, Targets, Tune, Tuned,
+        AdapterActivation, AdapterConfig, AdapterKind, Freeze, Ia3Config, LoraBias, LoraConfig, LoraInit, PrefixTuningConfig, PromptInit, PromptTuningConfig, Strategy, Targets, Tune, Tuned,
     };
     pub use crate::train::{
         roc_auc, roc_curve, Evaluation, History, Objective, Optimizer, RocPoint, Run, Schedule, Stop, Trainer, ViTForSimCLR,

@@ -54,6 +54,12 @@ fn cases(arch: &str) -> Vec<(&'static str, Strategy)> {
     let head = |c: PrefixTuningConfig| if gpt { c } else { c.modules_to_save(["classifier"]) };
     cases.push(("prefix_tuning", Strategy::PrefixTuning(head(PrefixTuningConfig::new(3)))));
     cases.push(("prefix_tuning_mlp", Strategy::PrefixTuning(head(PrefixTuningConfig::new(3).projection(16)))));
+    let head = |c: AdapterConfig| if gpt { c } else { c.modules_to_save(["classifier"]) };
+    cases.push(("adapter_houlsby", Strategy::Adapter(head(AdapterConfig::new(AdapterKind::Houlsby).reduction_factor(4)))));
+    cases.push((
+        "adapter_pfeiffer_parallel",
+        Strategy::Adapter(head(AdapterConfig::new(AdapterKind::Pfeiffer).reduction_factor(8).parallel(2.0))),
+    ));
     if arch != "vit" {
         let prompt = PromptTuningConfig::new(4);
         cases.push(("prompt_tuning", Strategy::PromptTuning(if gpt { prompt } else { prompt.modules_to_save(["classifier"]) })));

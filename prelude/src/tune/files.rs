@@ -41,6 +41,7 @@ impl<M: PretrainedModel> Tuned<M> {
             Method::Lora(c) => c,
             Method::Ia3(c) => return self.save_ia3(rec, c, dir),
             Method::Prompt(_) | Method::Prefix(_) => return self.save_prompt_learning(rec, dir),
+            Method::Bottleneck(c) => return self.save_bottleneck(rec, c, dir),
         };
         let lora_layers: BTreeSet<&str> = rec.layers.iter().map(|l| l.linear.as_str()).collect();
         let arch = M::ARCHITECTURE;
@@ -161,8 +162,10 @@ impl<M: PretrainedModel> Tuned<M> {
             // Nothing matched: keep the original, whose error lists the layers.
             if hit.is_empty() || !renamed { t.clone() } else { Targets::Names(hit) }
         };
-        if let Some("PROMPT_TUNING" | "PREFIX_TUNING") = v.get("peft_type").and_then(Value::as_str) {
-            return self.load_prompt_learning(&v, dir, name);
+        match v.get("peft_type").and_then(Value::as_str) {
+            Some("PROMPT_TUNING" | "PREFIX_TUNING") => return self.load_prompt_learning(&v, dir, name),
+            Some("BOTTLENECK") => return self.load_bottleneck(&v, dir, name),
+            _ => {}
         }
         let weights = Checkpoint::from_file(&dir.join(WEIGHTS_NAME))?;
         let bad = |message: String| Error::Checkpoint { path: dir.join(WEIGHTS_NAME), message };

@@ -1,5 +1,5 @@
 //! Fine-tuning strategies, one value each so an ablation can loop over them: full fine-tuning,
-//! freezing, BitFit, LoRA (and DoRA), (IA)³, prompt and prefix tuning ([`Strategy`]), applied with `model.tune(&strategy)` to any BERT,
+//! freezing, BitFit, LoRA (and DoRA), (IA)³, bottleneck adapters, prompt and prefix tuning ([`Strategy`]), applied with `model.tune(&strategy)` to any BERT,
 //! GPT-2 or ViT model; LoRA adapters saved and loaded in PEFT 0.21's files. Mirrors PEFT
 //! (`peft/peft_model.py`, `peft/tuners/lora/`).
 //!
@@ -13,6 +13,7 @@
 //! # ; Ok::<(), tuna::Error>(())
 //! ```
 
+pub mod bottleneck;
 pub mod files;
 pub mod ia3;
 pub mod lora;
@@ -22,6 +23,7 @@ pub mod select;
 pub mod strategy;
 pub mod tuned;
 
+pub use bottleneck::{AdapterActivation, AdapterConfig, AdapterKind};
 pub use ia3::Ia3Config;
 pub use lora::{LoraBias, LoraConfig, LoraInit};
 pub use prompt::{PrefixTuningConfig, PromptInit, PromptTuningConfig};

@@ -4,6 +4,7 @@
 //! model whose parameters' `requires_grad` say exactly what trains.
 
 use super::ia3::Ia3Config;
+use super::bottleneck::{AdapterConfig, AdapterKind};
 use super::lora::LoraConfig;
 use super::prompt::{PrefixTuningConfig, PromptTuningConfig};
 use super::select::{is_embedding, layer_index, module_of, Targets};
@@ -54,6 +55,8 @@ pub enum Strategy {
     PromptTuning(PromptTuningConfig),
     /// Base frozen; per-layer key/value prefixes (or their MLP) and `modules_to_save` train.
     PrefixTuning(PrefixTuningConfig),
+    /// Base frozen; bottleneck adapters (Houlsby, Pfeiffer, parallel) and `modules_to_save` train.
+    Adapter(AdapterConfig),
 }
 
 impl Strategy {
@@ -76,6 +79,7 @@ impl Strategy {
             Strategy::Ia3(config) => tuned.add_ia3_adapter("default", config)?,
             Strategy::PromptTuning(config) => tuned.add_prompt_adapter("default", config)?,
             Strategy::PrefixTuning(config) => tuned.add_prefix_adapter("default", config)?,
+            Strategy::Adapter(config) => tuned.add_bottleneck_adapter("default", config)?,
         }
         tuned.strategy = Some(self.clone());
         Ok(tuned)
@@ -102,6 +106,13 @@ impl std::fmt::Display for Strategy {
             }
             Strategy::Lora(c) => write!(f, "lora r={} alpha={}", c.r, c.alpha),
             Strategy::Ia3(c) => write!(f, "ia3 {}", c.targets.to_json()),
+            Strategy::Adapter(c) => write!(
+                f,
+                "{} adapter r={}{}",
+                if c.kind == AdapterKind::Houlsby { "houlsby" } else { "pfeiffer" },
+                c.reduction_factor,
+                if c.parallel.is_some() { " parallel" } else { "" }
+            ),
             Strategy::PromptTuning(c) => write!(f, "prompt tuning n={}", c.num_virtual_tokens),
             Strategy::PrefixTuning(c) => match c.projection {
                 Some(w) => write!(f, "prefix tuning n={} mlp={w}", c.num_virtual_tokens),

@@ -45,6 +45,7 @@ pub(crate) enum Method {
     Ia3(Ia3Config),
     Prompt(super::prompt::PromptTuningConfig),
     Prefix(super::prompt::PrefixTuningConfig),
+    Bottleneck(super::bottleneck::AdapterConfig),
 }
 
 /// One named adapter.
@@ -57,6 +58,8 @@ pub(crate) struct AdapterRecord {
     pub(crate) prompt: Option<Tensor>,
     /// Prefix tuning's table.
     pub(crate) prefix: Option<crate::models::prefix::SharedPrefixTable>,
+    /// Bottleneck adapters: projection name, [down w, down b, up w, up b].
+    pub(crate) bottlenecks: Vec<(String, [Tensor; 4])>,
     /// The model's (layers, heads, hidden), recorded by prompt learning for its files.
     pub(crate) shape: (i64, i64, i64),
     /// Its variables in the model's store.
@@ -86,17 +89,17 @@ pub struct Tuned<M: PretrainedModel> {
 
 impl AdapterRecord {
     pub(crate) fn new(method: Method) -> Self {
-        AdapterRecord { method, layers: Vec::new(), scales: Vec::new(), saved: Vec::new(), prompt: None, prefix: None, shape: (0, 0, 0), var_names: Vec::new() }
+        AdapterRecord { method, layers: Vec::new(), scales: Vec::new(), saved: Vec::new(), prompt: None, prefix: None, bottlenecks: Vec::new(), shape: (0, 0, 0), var_names: Vec::new() }
     }
 }
 
 /// What adding an adapter needs to know of a linear layer.
-struct LinearShape {
-    name: String,
-    fan_in: i64,
-    fan_out: i64,
-    transposed: bool,
-    kind: tch::Kind,
+pub(crate) struct LinearShape {
+    pub(crate) name: String,
+    pub(crate) fan_in: i64,
+    pub(crate) fan_out: i64,
+    pub(crate) transposed: bool,
+    pub(crate) kind: tch::Kind,
 }
 
 /// A new variable at the dotted `name` of the store (dtype `kind`), recorded as the adapter's.
@@ -128,7 +131,7 @@ fn view_of(lin: &crate::models::Linear) -> LinearView {
     LinearView { weight: lin.weight.shallow_clone(), bias: lin.bias.as_ref().map(Tensor::shallow_clone), transposed: lin.is_transposed() }
 }
 
-fn var_path<'a>(root: nn::Path<'a>, dotted: &str) -> nn::Path<'a> {
+pub(crate) fn var_path<'a>(root: nn::Path<'a>, dotted: &str) -> nn::Path<'a> {
     dotted.split('.').fold(root, |p, c| p / c)
 }
 
@@ -267,7 +270,7 @@ impl<M: PretrainedModel> Tuned<M> {
 
     /// Checks the name; returns the linear layers, the targets among them and the layers to
     /// save (targets exclude those, as in PEFT).
-    fn plan(&self, name: &str, targets: &Targets, modules_to_save: &Option<Targets>) -> Result<(Vec<LinearShape>, Vec<String>, Vec<String>)> {
+    pub(crate) fn plan(&self, name: &str, targets: &Targets, modules_to_save: &Option<Targets>) -> Result<(Vec<LinearShape>, Vec<String>, Vec<String>)> {
         self.check_new_name(name)?;
         if let Some((other, _)) = self.adapters.iter().find(|(_, a)| matches!(a.method, Method::Prompt(_) | Method::Prefix(_))) {
             return Err(Error::config(
@@ -441,6 +444,9 @@ impl<M: PretrainedModel> Tuned<M> {
             if let Some(Method::Prompt(_) | Method::Prefix(_)) = self.adapters.get(&active).map(|a| &a.method) {
                 return Err(Error::msg(format!("adapter `{active}` is prompt or prefix tuning, which adds tokens rather than changing weights: it does not merge")));
             }
+            if let Some(Method::Bottleneck(_)) = self.adapters.get(&active).map(|a| &a.method) {
+                return Err(Error::msg(format!("adapter `{active}` is a bottleneck adapter, whose activation keeps it out of the weights: it does not merge")));
+            }
             vec![active]
         } else {
             merged
@@ -519,7 +525,7 @@ impl<M: PretrainedModel> Tuned<M> {
         if lock(&self.control).merged.contains(name) {
             self.unmerge()?;
         }
-        let labels = [format!("lora:{name}"), format!("ia3:{name}"), format!("modules_to_save:{name}")];
+        let labels = [format!("lora:{name}"), format!("ia3:{name}"), format!("modules_to_save:{name}"), format!("bottleneck:{name}")];
         self.detach_where(|label| labels.iter().any(|l| l == label));
         if let Some(rec) = self.adapters.remove(name) {
             remove_vars(self.model.var_store(), &rec.var_names);
@@ -541,7 +547,7 @@ impl<M: PretrainedModel> Tuned<M> {
             self.merge()?;
         }
         for name in self.adapter_names() {
-            let labels = [format!("lora:{name}"), format!("ia3:{name}"), format!("modules_to_save:{name}")];
+            let labels = [format!("lora:{name}"), format!("ia3:{name}"), format!("modules_to_save:{name}"), format!("bottleneck:{name}")];
             // The head keeps the trained copy's values.
             if let Some(rec) = self.adapters.get(&name) {
                 if lock(&self.control).active == name {
@@ -580,7 +586,7 @@ impl<M: PretrainedModel> Tuned<M> {
 }
 
 pub(crate) fn is_adapter_var(name: &str) -> bool {
-    name.contains(".lora_A.") || name.contains(".lora_magnitude_vector.") || name.contains(".lora_B.") || name.contains(".ia3_l.") || name.contains(".modules_to_save.") || name.starts_with("prompt_encoder.")
+    name.contains(".lora_A.") || name.contains(".lora_magnitude_vector.") || name.contains(".lora_B.") || name.contains(".ia3_l.") || name.contains(".modules_to_save.") || name.starts_with("prompt_encoder.") || name.contains(".adapters.")
 }
 
 fn remove_vars(vs: &nn::VarStore, names: &[String]) {
