@@ -15,7 +15,8 @@
 //! step, so the time to tokenize the same texts is added to tuna's time for those tasks.
 //! Prints one JSON line; `flop_step` is this step's analytic FLOPs (matmuls and attention,
 //! forward and backward, only the gradients that are needed) and `flop_step_hf` those of the
-//! Hugging Face step (which projects every position onto the vocabulary in `mlm`).
+//! Hugging Face step (which projects every position onto the vocabulary in `mlm`, and runs the
+//! last layer at every position in `cls_*`).
 //!
 //! `cargo run --release -p tuna --example train_bench TASK` (threads: `TUNA_BENCH_THREADS`).
 
@@ -128,8 +129,11 @@ fn main() -> Result<()> {
                 timed(model.tune(&Strategy::Lora(lora))?, collate, &data, batch, bf16)?
             };
             let f = flop_step(batch as f64, seq as f64, full, 0.0);
+            // tuna's last layer computes queries, output and feed-forward at the first token only.
+            let per_token = 2.0 * HIDDEN * HIDDEN + 2.0 * HIDDEN * INTER + 2.0 * seq as f64 * HIDDEN;
+            let skipped = 2.0 * (batch * (seq - 1)) as f64 * per_token * if full { 3.0 } else { 2.0 };
             // Python tokenizes inside the step.
-            (s + tokenize_s, w, f, f)
+            (s + tokenize_s, w, f - skipped, f)
         }
         "mlm" => {
             let model = BertForMaskedLM::pretrained(&dir).load()?;
