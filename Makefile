@@ -1,7 +1,7 @@
 # tuna — the commands a person types. Everything heavy lives in $(TUNA_CACHE) (default
 # ~/.cache/tuna): the Python venv with torch, the kernel's build, evcxr's build cache, data.
 SHELL := /bin/bash
-ENV := . scripts/env.sh &&
+ENV := . scripts/env.sh && export TUNA_PRELUDE=$(CURDIR)/prelude &&
 
 .PHONY: demo test bench lab setup kernel install clean-outputs
 
@@ -20,7 +20,7 @@ bench: setup
 
 ## lab: set up, then open JupyterLab with the tuna kernel
 lab: setup
-	$(ENV) pip install -q 'jupyterlab==4.6.*' && jupyter lab notebooks
+	$(ENV) jupyter lab notebooks
 
 ## setup: venv with torch, Jupyter clients, data, the kernel built and installed, cache warm
 setup:

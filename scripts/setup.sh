@@ -28,6 +28,12 @@ if ! command -v mold >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/de
   apt-get install -y -q mold >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q mold >/dev/null 2>&1; } || echo "mold not installed; cells link with the system linker" >&2
 fi
 
+# The JupyterLab test (tests/test_lab.py) drives Debian's Chromium headless.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  step "installing Chromium (the JupyterLab test runs in it, headless)"
+  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || echo "chromium not installed; the JupyterLab test will be skipped" >&2
+fi
+
 step "fetching models and data into $TUNA_DATA"
 bash scripts/fetch-data.sh
 
@@ -40,4 +46,6 @@ cargo build --release -p tuna-kernel 2>&1 | grep -v '^\s*\(Compiling\|Downloaded
 test -x "$CARGO_TARGET_DIR/release/tuna" || { echo "kernel build failed" >&2; exit 1; }
 
 step "installing the kernelspec and warming the build cache"
-tuna install --sys-prefix
+# The kernelspec names this checkout's prelude: the kernel binary in the shared build cache may
+# have been built from another checkout (cargo reuses it when only the path differs).
+TUNA_PRELUDE="$PWD/prelude" tuna install --sys-prefix

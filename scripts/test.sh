@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+# Kernels started by the tests load this checkout's prelude.
+export TUNA_PRELUDE="$PWD/prelude"
 # One package per command (see scripts/setup.sh for why).
 for package in tuna-kernel tuna; do
   echo "== cargo test -p $package"
