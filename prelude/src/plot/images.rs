@@ -215,7 +215,7 @@ impl SaliencyMap {
                     // Dimmed grey image under the heat, the heat's opacity growing with it.
                     let (g, h) = (grey(y, x) * 0.6, heat.at(0, y, x));
                     let c = hot(0.35 + 0.65 * h);
-                    let a = (h * 1.4).min(0.85);
+                    let a = (h * 1.2).min(0.75);
                     [g * (1.0 - a) + c[0] * a, g * (1.0 - a) + c[1] * a, g * (1.0 - a) + c[2] * a]
                 }),
             ];
