@@ -50,12 +50,13 @@ def free_port() -> int:
 def test_lab_runs_the_tour_and_shows_plot_and_progress(tmp_path):
     shutil.copy(ROOT / "notebooks" / "00-tour.ipynb", tmp_path / "00-tour.ipynb")
     port, token = free_port(), "tuna-lab-test"
+    log = open(tmp_path / "server.log", "w")  # a file, not a pipe nobody reads: the server logs every request
     env = kernel_env(tmp_path, TUNA_PRELUDE=str(ROOT / "prelude"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--allow-root"],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 120
         while True:
@@ -64,7 +65,8 @@ def test_lab_runs_the_tour_and_shows_plot_and_progress(tmp_path):
                 break
             except OSError:
                 if time.time() > deadline or server.poll() is not None:
-                    pytest.fail("JupyterLab did not start")
+                    server.kill()
+                    pytest.fail(f"JupyterLab did not start:\n{(tmp_path / 'server.log').read_text()[-3000:]}")
                 time.sleep(1)
         shot = tmp_path / "lab.png"
         url = f"http://127.0.0.1:{port}/lab/tree/00-tour.ipynb?token={token}"
@@ -85,3 +87,4 @@ def test_lab_runs_the_tour_and_shows_plot_and_progress(tmp_path):
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
