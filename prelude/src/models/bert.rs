@@ -240,6 +240,10 @@ impl BertBody {
     /// feed-forward at the first position only (keys and values at every position) — all that a
     /// classifier on the first token needs, about 1/7 less work for a 6-layer model.
     pub fn forward_first_token(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>, train: bool) -> Tensor {
+        // Prompt and prefix tuning change the inputs and positions: the full path handles them.
+        if self.prompt.is_some() || self.layers.iter().any(|l| l.attention.prefix.is_some()) {
+            return self.forward(input_ids, attention_mask, token_type_ids, train).select(1, 0);
+        }
         let mask = padding_mask(attention_mask);
         let mut h = self.embeddings.forward(input_ids, token_type_ids, train);
         let Some((last, first)) = self.layers.split_last() else {
