@@ -7,15 +7,9 @@ from __future__ import annotations
 import math
 import re
 
-from test_tutorials import mimes, output_text
+from test_tutorials import code_cell, mimes, output_text
 
 NB = "01-pretrain-mlm"
-
-
-def code_cell(nb, containing: str):
-    cells = [c for c in nb.cells if c.cell_type == "code" and containing in c.source]
-    assert cells, f"no code cell containing {containing!r}"
-    return cells[0]
 
 
 def test_corpus_and_wordpiece(tutorial):

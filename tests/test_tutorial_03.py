@@ -9,16 +9,10 @@ import json
 import math
 import re
 
-from test_tutorials import mimes, output_text
+from test_tutorials import code_cell, mimes, output_text
 
 NB = "03-sentiment"
 STRATEGIES = ["full", "partial", "BitFit", "LoRA", "Pfeiffer adapters", "prompt tuning"]
-
-
-def code_cell(nb, containing: str):
-    cells = [c for c in nb.cells if c.cell_type == "code" and containing in c.source]
-    assert cells, f"no code cell containing {containing!r}"
-    return cells[0]
 
 
 def test_every_strategy_trains_and_reports_its_parameters(tutorial):

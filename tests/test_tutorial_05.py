@@ -8,15 +8,9 @@ import csv
 import io
 import re
 
-from test_tutorials import mimes, output_text
+from test_tutorials import code_cell, mimes, output_text
 
 NB = "05-ablation"
-
-
-def code_cell(nb, containing: str):
-    cells = [c for c in nb.cells if c.cell_type == "code" and containing in c.source]
-    assert cells, f"no code cell containing {containing!r}"
-    return cells[0]
 
 
 def majority(nb) -> float:

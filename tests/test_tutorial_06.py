@@ -6,15 +6,9 @@ from __future__ import annotations
 
 import re
 
-from test_tutorials import mimes, numbers_in, output_text
+from test_tutorials import code_cell, mimes, numbers_in, output_text
 
 NB = "06-explain"
-
-
-def code_cell(nb, containing: str):
-    cells = [c for c in nb.cells if c.cell_type == "code" and containing in c.source]
-    assert cells, f"no code cell containing {containing!r}"
-    return cells[0]
 
 
 def svg(cell) -> str:

@@ -49,6 +49,13 @@ def output_text(cell, mime: str = "text/plain") -> str:
     return "".join(parts)
 
 
+def code_cell(nb, containing: str):
+    """The first code cell whose source contains `containing`."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and containing in c.source]
+    assert cells, f"no code cell containing {containing!r}"
+    return cells[0]
+
+
 def cell_by_id(nb, cell_id: str):
     for c in nb.cells:
         if c.id == cell_id:
