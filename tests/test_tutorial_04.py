@@ -61,9 +61,11 @@ def test_class_weights_put_recall_first(nb):
     plain, weighted = rows["no class weights"], rows["class weights"]
     for r in (plain, weighted):
         assert len(r) == 4 and all(math.isfinite(v) and 0 <= v <= 1 for v in r), rows
-    # The weighted model finds at least as many 7s, and both rank them above chance (0.5).
+    # The weighted model finds at least as many 7s and ranks them above chance (0.5). The plain
+    # model's ranking is not what this cell is about: in the quick run it predicts "not a 7" for
+    # everything and its AUC lands anywhere (0.42 in one clean-clone CI run).
     assert weighted[0] >= plain[0], rows
-    assert weighted[3] > 0.6 and plain[3] > 0.6, rows
+    assert weighted[3] > 0.6, rows
     evaluation = output_text(cell(nb, 16), "text/html")
     assert "sensitivity" in evaluation and "tuna-confusion" in evaluation
 
