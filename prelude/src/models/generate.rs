@@ -5,7 +5,9 @@
 use super::gpt2::{GPT2LMHeadModel, KvCache};
 use super::pretrained::PretrainedModel;
 use crate::{Error, Result};
-use tch::{Kind, Tensor};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tch::{Device, Kind, Tensor};
 
 /// How to generate: built with [`Generation::greedy`] or [`Generation::sample`], then setters.
 ///
@@ -26,7 +28,8 @@ pub struct Generation {
     pub top_k: Option<i64>,
     /// Sample only among the most likely tokens whose probabilities sum to p (default: all).
     pub top_p: Option<f64>,
-    /// Seed of libtorch's random generator, for repeatable samples (default: unseeded).
+    /// Seed of this generation's own random generator, for repeatable samples that other threads
+    /// drawing random numbers cannot disturb (default: drawn from libtorch's global generator).
     pub seed: Option<i64>,
     /// Token that ends a sequence; `None` takes the model's `eos_token_id` (default None).
     pub eos_token_id: Option<i64>,
@@ -107,7 +110,7 @@ impl Generation {
     }
 
     /// The next token of each row: `logits` (batch, vocab) → (batch,).
-    fn next_token(&self, logits: &Tensor) -> Tensor {
+    fn next_token(&self, logits: &Tensor, rng: &mut StdRng) -> Tensor {
         if !self.do_sample {
             return logits.argmax(-1, false);
         }
@@ -130,7 +133,16 @@ impl Generation {
             let drop = drop_sorted.scatter(1, &idx, &drop_sorted);
             scores = scores.masked_fill(&drop, f64::NEG_INFINITY);
         }
-        scores.softmax(-1, Kind::Float).multinomial(1, false).squeeze_dim(1)
+        // Inverse-CDF sampling with uniforms from this generation's own generator, so that a seeded
+        // generation is repeatable even while other threads draw from libtorch's global generator.
+        let cum = scores.softmax(-1, Kind::Float).cumsum(-1, Kind::Float);
+        let batch = cum.size()[0];
+        let vocab = cum.size()[1];
+        let total = cum.narrow(1, vocab - 1, 1);
+        // Uniforms in (0, 1], so a token of probability zero is never the answer.
+        let uniforms: Vec<f32> = (0..batch).map(|_| 1.0 - rng.random::<f32>()).collect();
+        let u = Tensor::from_slice(&uniforms).to_device(cum.device()).unsqueeze(1) * &total;
+        cum.lt_tensor(&u).sum_dim_intlist(-1, false, Kind::Int64).clamp_max(vocab - 1)
     }
 }
 
@@ -153,9 +165,10 @@ impl GPT2LMHeadModel {
                 format!("prompt ({prompt_len}) + max_new_tokens ({}) exceeds the model's n_positions ({})", how.max_new_tokens, self.max_positions()),
             ));
         }
-        if let Some(seed) = how.seed {
-            tch::manual_seed(seed);
-        }
+        // Seeded: its own generator. Unseeded: seeded from libtorch's global generator, so that
+        // `tch::manual_seed` before the call still makes the samples repeatable.
+        let seed = how.seed.map(|s| s as u64).unwrap_or_else(|| Tensor::randint(i64::MAX, [1], (Kind::Int64, Device::Cpu)).int64_value(&[0]) as u64);
+        let mut rng = StdRng::seed_from_u64(seed);
         let eos = if how.stop_at_eos { how.eos_token_id.or(self.config().eos_token_id) } else { None };
         let input_ids = input_ids.to_device(self.device());
         Ok(tch::no_grad(|| {
@@ -167,7 +180,7 @@ impl GPT2LMHeadModel {
             for _ in 0..how.max_new_tokens {
                 let logits = self.forward_cached(&step_input, &mut cache);
                 let last = logits.select(1, -1);
-                let mut next = how.next_token(&last);
+                let mut next = how.next_token(&last, &mut rng);
                 if let (Some(eos), Some(d)) = (eos, &done) {
                     next = next.where_self(&d.logical_not(), &Tensor::from(eos).to_device(next.device()));
                 }
@@ -187,5 +200,24 @@ impl GPT2LMHeadModel {
             }
             out
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_draws_tokens_with_their_probabilities() {
+        let probs = [0.1f32, 0.2, 0.0, 0.7];
+        let rows = 20_000;
+        let logits = Tensor::from_slice(&probs).log().unsqueeze(0).repeat([rows, 1]);
+        let how = Generation::sample(1);
+        let drawn = Vec::<i64>::try_from(how.next_token(&logits, &mut StdRng::seed_from_u64(5))).unwrap();
+        for (token, p) in probs.iter().enumerate() {
+            let freq = drawn.iter().filter(|&&t| t == token as i64).count() as f32 / rows as f32;
+            assert!((freq - p).abs() < 0.015, "token {token}: drawn {freq}, probability {p}");
+        }
+        assert!(!drawn.contains(&2));
     }
 }
