@@ -4,7 +4,7 @@
 //! Variable names equal the checkpoint keys (`bert.encoder.layer.0.attention.self.query.weight`).
 
 use super::config::BertConfig;
-use super::layers::{attention, dropout, merge_heads, padding_mask, split_heads, used_length, Activation, Embedding, LayerNorm};
+use super::layers::{attention, dropout, merge_heads, padding_mask, split_heads, used_length, Activation, Embedding, LayerNorm, Packing};
 use super::linear::Linear;
 use super::pretrained::{model_boilerplate, ModelState};
 use super::prefix::{prepend, KvPrefix, TuningHooks};
@@ -64,6 +64,37 @@ impl BertEmbeddings {
     }
 }
 
+/// How a layer's rows are laid out: padded (batch, seq, hidden), or the real tokens packed
+/// (tokens, hidden) with the packings that pad keys and queries again for attention.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rows<'a> {
+    Padded,
+    Packed { keys: &'a Packing, queries: &'a Packing },
+}
+
+impl Rows<'_> {
+    fn keys_padded(self, x: Tensor) -> Tensor {
+        match self {
+            Rows::Padded => x,
+            Rows::Packed { keys, .. } => keys.unpack(&x),
+        }
+    }
+
+    fn queries_padded(self, x: Tensor) -> Tensor {
+        match self {
+            Rows::Padded => x,
+            Rows::Packed { queries, .. } => queries.unpack(&x),
+        }
+    }
+
+    fn queries_packed(self, x: Tensor) -> Tensor {
+        match self {
+            Rows::Padded => x,
+            Rows::Packed { queries, .. } => queries.pack(&x),
+        }
+    }
+}
+
 /// Multi-head self-attention (`BertSelfAttention` + `BertSelfOutput`).
 #[derive(Debug)]
 pub struct BertAttention {
@@ -113,14 +144,19 @@ impl BertAttention {
     /// As `forward` for the query rows `xq` (batch, q_len, hidden) only (keys and values from
     /// all of `x`): → (batch, q_len, hidden).
     pub fn forward_queries(&self, x: &Tensor, xq: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
+        self.forward_rows(x, xq, Rows::Padded, mask, train)
+    }
+
+    /// As `forward_queries` with the rows of `x` and `xq` laid out as `rows` says.
+    pub(crate) fn forward_rows(&self, x: &Tensor, xq: &Tensor, rows: Rows, mask: Option<&Tensor>, train: bool) -> Tensor {
         // (batch, heads, seq, head_dim)
-        let q = split_heads(&self.query.forward(xq), self.heads);
-        let k = split_heads(&self.key.forward(x), self.heads);
-        let v = split_heads(&self.value.forward(x), self.heads);
+        let q = split_heads(&rows.queries_padded(self.query.forward(xq)), self.heads);
+        let k = split_heads(&rows.keys_padded(self.key.forward(x)), self.heads);
+        let v = split_heads(&rows.keys_padded(self.value.forward(x)), self.heads);
         let (k, v, mask) = prepend(self.prefix.as_ref(), k, v, mask);
         let p = if train { self.attn_dropout } else { 0.0 };
-        let ctx = attention(&q, &k, &v, mask.as_ref(), p, false, self.scale);
-        let out = dropout(self.output.forward(&merge_heads(&ctx)), self.hidden_dropout, train);
+        let ctx = rows.queries_packed(merge_heads(&attention(&q, &k, &v, mask.as_ref(), p, false, self.scale)));
+        let out = dropout(self.output.forward(&ctx), self.hidden_dropout, train);
         self.layer_norm.forward(&(out + xq))
     }
 }
@@ -160,7 +196,12 @@ impl BertLayer {
 
     /// As `forward` at the rows `xq` of `x` only: (batch, q_len, hidden).
     pub fn forward_queries(&self, x: &Tensor, xq: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
-        let a = self.attention.forward_queries(x, xq, mask, train);
+        self.forward_rows(x, xq, Rows::Padded, mask, train)
+    }
+
+    /// As `forward_queries` with the rows of `x` and `xq` laid out as `rows` says.
+    pub(crate) fn forward_rows(&self, x: &Tensor, xq: &Tensor, rows: Rows, mask: Option<&Tensor>, train: bool) -> Tensor {
+        let a = self.attention.forward_rows(x, xq, rows, mask, train);
         let h = self.act.forward(&self.intermediate.forward(&a));
         let out = dropout(self.output.forward(&h), self.dropout, train);
         self.layer_norm.forward(&(out + a))
@@ -245,14 +286,37 @@ impl BertBody {
             return self.forward(input_ids, attention_mask, token_type_ids, train).select(1, 0);
         }
         let mask = padding_mask(attention_mask);
-        let mut h = self.embeddings.forward(input_ids, token_type_ids, train);
+        let h = self.embeddings.forward(input_ids, token_type_ids, train);
         let Some((last, first)) = self.layers.split_last() else {
             return h.select(1, 0);
         };
-        for layer in first {
-            h = layer.forward(&h, mask.as_ref(), train);
-        }
-        last.forward_queries(&h, &h.narrow(1, 0, 1), mask.as_ref(), train).select(1, 0)
+        // Packed when a batch holds enough padding and every sequence starts with a token.
+        let packing = attention_mask.filter(|m| bool::try_from(m.select(1, 0).ne(0).all()).unwrap_or(false)).and_then(|m| Packing::of(Some(m)));
+        let (Some(packing), Some(attention_mask)) = (packing, attention_mask) else {
+            let h = first.iter().fold(h, |h, layer| layer.forward(&h, mask.as_ref(), train));
+            return last.forward_queries(&h, &h.narrow(1, 0, 1), mask.as_ref(), train).select(1, 0);
+        };
+        let rows = Rows::Packed { keys: &packing, queries: &packing };
+        let h = first.iter().fold(packing.pack(&h), |h, layer| layer.forward_rows(&h, &h, rows, mask.as_ref(), train));
+        let firsts = h.index_select(0, &packing.first_rows(attention_mask));
+        let one_each = Packing::dense(firsts.size()[0], 1, firsts.device());
+        last.forward_rows(&h, &firsts, Rows::Packed { keys: &packing, queries: &one_each }, mask.as_ref(), train)
+    }
+
+    /// The last hidden state of the real tokens of a padded batch: packed (tokens, hidden) with
+    /// its [`Packing`], skipping the padding's work, when the batch holds enough padding (and no
+    /// prompt, prefix or attention recording needs the padded layout); otherwise padded
+    /// (batch, seq, hidden) and `None`.
+    pub(crate) fn forward_packed(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, token_type_ids: Option<&Tensor>, train: bool) -> (Tensor, Option<Packing>) {
+        let plain = self.prompt.is_none() && self.layers.iter().all(|l| l.attention.prefix.is_none()) && !super::attention_probs::recording();
+        let Some(packing) = Packing::of(attention_mask).filter(|_| plain) else {
+            return (self.forward(input_ids, attention_mask, token_type_ids, train), None);
+        };
+        let mask = padding_mask(attention_mask);
+        let rows = Rows::Packed { keys: &packing, queries: &packing };
+        let h = packing.pack(&self.embeddings.forward(input_ids, token_type_ids, train));
+        let h = self.layers.iter().fold(h, |h, layer| layer.forward_rows(&h, &h, rows, mask.as_ref(), train));
+        (h, Some(packing))
     }
 
     /// tanh(dense(first token)): (batch, seq, hidden) → (batch, hidden); `None` without a pooler.

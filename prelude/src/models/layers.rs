@@ -5,7 +5,7 @@
 
 use crate::Result;
 use serde::{Deserialize, Serialize};
-use tch::{nn, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 /// An activation function, named as in Hugging Face's `ACT2FN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +117,63 @@ pub fn padding_mask(attention_mask: Option<&Tensor>) -> Option<Tensor> {
     let seq = keep.size().last().copied().unwrap_or(1).max(1);
     // (batch, 1, 1, seq): broadcast over heads and queries.
     Some(keep.reshape([-1, 1, 1, seq]))
+}
+
+/// The real tokens of a padded batch, for running a model on them alone: position-wise layers
+/// (linear maps, feed-forward, LayerNorm) take the packed rows (tokens, hidden), and only
+/// attention, where tokens meet, sees them padded again. Outputs at the real tokens are those of
+/// the padded computation; the padding's share of the work is never done.
+#[derive(Debug)]
+pub struct Packing {
+    /// (tokens,): each real token's index in the flattened (batch · seq) grid.
+    index: Tensor,
+    batch: i64,
+    seq: i64,
+}
+
+impl Packing {
+    /// Packing is worth its two copies per attention only when at least this share of a batch
+    /// is padding.
+    pub const MIN_PADDING: f64 = 0.15;
+
+    /// The real tokens of `attention_mask` (batch, seq) of 1 / 0, or `None` when padding is
+    /// under [`Packing::MIN_PADDING`] of the batch.
+    pub fn of(attention_mask: Option<&Tensor>) -> Option<Packing> {
+        let mask = attention_mask?;
+        let (batch, seq) = mask.size2().ok()?;
+        let keep = mask.ne(0).reshape([-1]);
+        let tokens = i64::try_from(keep.sum(Kind::Int64)).ok()?;
+        if (tokens as f64) > (1.0 - Self::MIN_PADDING) * (batch * seq) as f64 {
+            return None;
+        }
+        Some(Packing { index: keep.nonzero().squeeze_dim(1), batch, seq })
+    }
+
+    /// Every position of a (batch, seq) grid, nothing to skip: `pack` and `unpack` only reshape.
+    pub fn dense(batch: i64, seq: i64, device: Device) -> Packing {
+        Packing { index: Tensor::arange(batch * seq, (Kind::Int64, device)), batch, seq }
+    }
+
+    /// (batch, seq, …) → (tokens, …): the rows of the real tokens.
+    pub fn pack(&self, x: &Tensor) -> Tensor {
+        let mut shape = x.size();
+        let rest = shape.split_off(2);
+        x.reshape([[self.batch * self.seq].as_slice(), &rest].concat()).index_select(0, &self.index)
+    }
+
+    /// (tokens, …) → (batch, seq, …), zeros at the padding.
+    pub fn unpack(&self, x: &Tensor) -> Tensor {
+        let mut shape = x.size();
+        let rest = shape.split_off(1);
+        let grid = Tensor::zeros([[self.batch * self.seq].as_slice(), &rest].concat(), (x.kind(), x.device()));
+        grid.index_copy(0, &self.index, x).reshape([[self.batch, self.seq].as_slice(), &rest].concat())
+    }
+
+    /// (batch,): the packed row of each sequence's first position, which must be a real token.
+    pub fn first_rows(&self, attention_mask: &Tensor) -> Tensor {
+        let counts = attention_mask.ne(0).sum_dim_intlist(1, false, Kind::Int64);
+        counts.cumsum(0, Kind::Int64) - counts
+    }
 }
 
 /// The number of leading positions that hold a token in at least one row of `attention_mask`

@@ -146,14 +146,16 @@ impl Objective for BertForMaskedLM {
 
     fn compute(&self, batch: &Batch, options: &LossOptions) -> Result<StepOutput> {
         let labels = batch.get("labels")?;
-        let hidden = self.bert.forward(
+        // Packed real tokens when the batch holds enough padding: labels are never on padding.
+        let (hidden, packing) = self.bert.forward_packed(
             batch.get("input_ids")?,
             optional(batch, "attention_mask"),
             optional(batch, "token_type_ids"),
             self.is_training(),
         );
-        // (batch, seq, hidden) → (masked, hidden): the vocabulary projection runs on these only.
-        project_labelled(&hidden, labels, options, |h| self.predict(h))
+        let labels = packing.as_ref().map_or_else(|| labels.shallow_clone(), |p| p.pack(labels));
+        // → (masked, hidden): the vocabulary projection runs on these only.
+        project_labelled(&hidden, &labels, options, |h| self.predict(h))
     }
 }
 
