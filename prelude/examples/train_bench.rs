@@ -15,8 +15,9 @@
 //! step, so the time to tokenize the same texts is added to tuna's time for those tasks.
 //! Prints one JSON line; `flop_step` is this step's analytic FLOPs (matmuls and attention,
 //! forward and backward, only the gradients that are needed) and `flop_step_hf` those of the
-//! Hugging Face step (which projects every position onto the vocabulary in `mlm`, and runs the
-//! last layer at every position in `cls_*`).
+//! Hugging Face step (which runs every layer at every padded position, and projects every
+//! position onto the vocabulary in `mlm`); tuna's count follows the real batches: trailing
+//! padding cut, real tokens packed, the classifier's last layer at the first token only.
 //!
 //! `cargo run --release -p tuna --example train_bench TASK` (threads: `TUNA_BENCH_THREADS`).
 
@@ -33,20 +34,79 @@ const HIDDEN: f64 = 384.0;
 const INTER: f64 = 1536.0;
 const VOCAB: f64 = 30522.0;
 
-/// Analytic FLOPs of one training step over `batch` rows of `seq` tokens: forward, the input
-/// gradients, and the weight gradients of the trainable matmuls (`full`: all; else LoRA r=8
-/// on query and value). `projected`: positions that go through the MLM head (0 for the
-/// classifier, whose head is negligible).
-fn flop_step(batch: f64, seq: f64, full: bool, projected: f64) -> f64 {
-    let tokens = batch * seq;
-    let weights = LAYERS * (4.0 * HIDDEN * HIDDEN + 2.0 * HIDDEN * INTER); // multiply-adds per token
-    let attention = LAYERS * 2.0 * seq * HIDDEN; // QKᵀ and AV, multiply-adds per token
-    let lora = LAYERS * 2.0 * 2.0 * 8.0 * HIDDEN; // A and B of query and value
-    let head = HIDDEN * HIDDEN + HIDDEN * VOCAB; // MLM transform and decoder, per projected position
-    let forward = 2.0 * (tokens * (weights + attention + lora) + projected * head);
-    let input_grads = forward; // every matmul passes its gradient to its input
-    let weight_grads = 2.0 * (tokens * (if full { weights } else { lora }) + projected * head) + 2.0 * tokens * attention;
-    forward + input_grads + weight_grads - 2.0 * tokens * attention // attention has no weights: counted twice above
+/// The matmul work of one training step, in rows per layer.
+#[derive(Default)]
+struct Work {
+    /// Rows of every layer's key and value projections, and of all projections but the last layer's.
+    rows: f64,
+    /// Rows of the last layer's query, output and feed-forward.
+    last_query_rows: f64,
+    /// Query-key pairs of attention in each layer but the last, and in the last.
+    pairs: f64,
+    last_pairs: f64,
+    /// Positions that go through the masked-LM head.
+    projected: f64,
+}
+
+impl Work {
+    /// Python's step: every position of the padded (batch, seq) grid, in every layer.
+    fn padded(batch: f64, seq: f64, projected: f64) -> Work {
+        Work { rows: batch * seq, last_query_rows: batch * seq, pairs: batch * seq * seq, last_pairs: batch * seq * seq, projected }
+    }
+
+    /// tuna's step on `batch`: trailing padding columns cut (classification), real tokens
+    /// packed when at least `Packing::MIN_PADDING` is padding, the classifier's last layer at
+    /// the first token only, the vocabulary projection at the masked positions only.
+    fn tuna(batch: &Batch, classify: bool) -> Result<Work> {
+        let mask = batch.get("attention_mask")?;
+        let (rows, seq) = mask.size2()?;
+        let real = mask.ne(0);
+        let width = if classify { i64::try_from(real.any_dim(0, false).nonzero().max())? + 1 } else { seq };
+        let tokens = real.sum(Kind::Int64).int64_value(&[]) as f64;
+        let grid = (rows * width) as f64;
+        let starts_real = bool::try_from(real.select(1, 0).all())?;
+        let packed = tokens <= (1.0 - tuna::models::layers::Packing::MIN_PADDING) * grid && (starts_real || !classify);
+        let (b, w) = (rows as f64, width as f64);
+        let projected = if classify { 0.0 } else { batch.get("labels")?.ne(-100).sum(Kind::Int64).int64_value(&[]) as f64 };
+        let used = if packed { tokens } else { grid };
+        let (last_query_rows, last_pairs) = if classify { (b, b * w) } else { (used, b * w * w) };
+        Ok(Work { rows: used, last_query_rows, pairs: b * w * w, last_pairs, projected })
+    }
+
+    fn add(&mut self, other: &Work, weight: f64) {
+        self.rows += other.rows * weight;
+        self.last_query_rows += other.last_query_rows * weight;
+        self.pairs += other.pairs * weight;
+        self.last_pairs += other.last_pairs * weight;
+        self.projected += other.projected * weight;
+    }
+
+    /// Analytic FLOPs: forward, the input gradients of every matmul, and the weight gradients
+    /// of the trained ones (`full`: all; else LoRA r=8 on query and value; the MLM head is
+    /// always trained).
+    fn flops(&self, full: bool) -> f64 {
+        let kv = 2.0 * HIDDEN * HIDDEN; // key and value, multiply-adds per row
+        let q_o_ffn = 2.0 * HIDDEN * HIDDEN + 2.0 * HIDDEN * INTER;
+        let lora = 2.0 * 8.0 * HIDDEN; // A and B of one adapted projection
+        let head = HIDDEN * HIDDEN + HIDDEN * VOCAB;
+        let query_rows = (LAYERS - 1.0) * self.rows + self.last_query_rows;
+        let weights = LAYERS * self.rows * kv + query_rows * q_o_ffn;
+        let adapters = if full { 0.0 } else { lora * (LAYERS * self.rows + query_rows) };
+        let attention = 2.0 * HIDDEN * ((LAYERS - 1.0) * self.pairs + self.last_pairs);
+        let forward = 2.0 * (weights + adapters + attention + self.projected * head);
+        let trained = if full { weights } else { adapters };
+        2.0 * forward + 2.0 * (trained + self.projected * head)
+    }
+}
+
+/// tuna's mean work per step over the batches of the run's first epoch.
+fn mean_work<C: Collate<Encoded> + Clone + 'static>(data: &Dataset<Encoded>, batch: usize, collate: &C, classify: bool) -> Result<Work> {
+    let loader = Loader::new(data.clone(), batch, collate.clone()).workers(0).seed(42);
+    let mut mean = Work::default();
+    for b in loader.epoch(0) {
+        mean.add(&Work::tuna(&b?, classify)?, 1.0 / loader.len() as f64);
+    }
+    Ok(mean)
 }
 
 fn peak_rss_mb() -> i64 {
@@ -99,6 +159,8 @@ fn timed<M: Objective, C: Collate<Encoded> + Clone + 'static>(model: M, collate:
 }
 
 fn main() -> Result<()> {
+    // As the kernel does first thing in every notebook.
+    tuna::device::keep_freed_memory();
     let task = std::env::args().nth(1).unwrap_or_else(|| "cls_full".into());
     let threads = std::env::var("TUNA_BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
     tch::set_num_threads(threads);
@@ -121,6 +183,7 @@ fn main() -> Result<()> {
         "cls_full" | "cls_lora" => {
             let model = BertForSequenceClassification::pretrained(&dir).num_labels(3).load()?;
             let collate = Classification::new(&tok).pad_to_multiple_of(seq);
+            let collate_for_work = collate.clone();
             let full = base == "cls_full";
             let (s, w) = if full {
                 timed(model, collate, &data, batch, bf16)?
@@ -128,25 +191,16 @@ fn main() -> Result<()> {
                 let lora = LoraConfig::rank(8).alpha(16.0).targets(["query", "value"]).modules_to_save(["classifier"]);
                 timed(model.tune(&Strategy::Lora(lora))?, collate, &data, batch, bf16)?
             };
-            let f = flop_step(batch as f64, seq as f64, full, 0.0);
-            // tuna's last layer computes queries, output and feed-forward at the first token only.
-            let per_token = 2.0 * HIDDEN * HIDDEN + 2.0 * HIDDEN * INTER + 2.0 * seq as f64 * HIDDEN;
-            let skipped = 2.0 * (batch * (seq - 1)) as f64 * per_token * if full { 3.0 } else { 2.0 };
+            let work = mean_work(&data, batch, &collate_for_work, true)?;
             // Python tokenizes inside the step.
-            (s + tokenize_s, w, f - skipped, f)
+            (s + tokenize_s, w, work.flops(full), Work::padded(batch as f64, seq as f64, 0.0).flops(full))
         }
         "mlm" => {
             let model = BertForMaskedLM::pretrained(&dir).load()?;
             let collate = MaskedLm::new(&tok)?.pad_to_multiple_of(seq);
-            // Positions the vocabulary projection sees: tuna's (the masked ones) and Python's (all).
-            let loader = Loader::new(data.clone(), batch, collate.clone()).workers(0).seed(42);
-            let mut masked = 0i64;
-            for b in loader.epoch(0) {
-                masked += b?["labels"].ne(-100).sum(Kind::Int64).int64_value(&[]);
-            }
-            let per_batch = masked as f64 / loader.len() as f64;
+            let work = mean_work(&data, batch, &collate, false)?;
             let (s, w) = timed(model, collate, &data, batch, bf16)?;
-            (s, w, flop_step(batch as f64, seq as f64, true, per_batch), flop_step(batch as f64, seq as f64, true, (batch * seq) as f64))
+            (s, w, work.flops(true), Work::padded(batch as f64, seq as f64, (batch * seq) as f64).flops(true))
         }
         other => return Err(Error::msg(format!("unknown task `{other}`: cls_full, cls_lora, mlm (+ _bf16), ceiling"))),
     };

@@ -43,3 +43,26 @@ pub fn cpu_has_bf16() -> bool {
         false
     }
 }
+
+/// Keeps freed memory in the process for the next training step instead of returning it to
+/// the system (glibc's malloc): a step frees and re-allocates activations of megabytes each, and
+/// by default many came back as fresh pages from the kernel, zeroed page by page. Measured on
+/// MiniLM fine-tuning (batch 32, length 64, 2 cores): 23–25 → 33–36 samples/s, peak RSS 823 →
+/// 955 MB. It works best called first thing in a program, before large allocations: the kernel
+/// calls it when a notebook starts, and model constructors and the trainer call it too; once per
+/// process. Does nothing outside glibc.
+pub fn keep_freed_memory() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: mallopt only changes malloc's tuning parameters; it is called once, before the
+        // large allocations it concerns.
+        unsafe {
+            // Blocks up to 32 MB (glibc's largest threshold) come from the heap, not from mmap.
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+            // Never give the heap's top back; grow it 512 MB at a time.
+            libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+            libc::mallopt(libc::M_TOP_PAD, 512 << 20);
+        }
+    });
+}

@@ -16,6 +16,8 @@ pub fn install() {
         return;
     }
     std::env::set_var(MARK, "1");
+    // Before the notebook allocates anything large (see `keep_freed_memory`).
+    crate::device::keep_freed_memory();
     let cell_thread = std::thread::current().id();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -35,6 +35,7 @@ pub struct ModelState {
 
 impl ModelState {
     pub(crate) fn new(vs: VarStore) -> Self {
+        crate::device::keep_freed_memory();
         ModelState { vs, report: None, source_dir: None, training: false }
     }
 }

@@ -153,6 +153,7 @@ macro_rules! setter {
 impl<M: Objective, C> Trainer<M, C> {
     /// A trainer for `model` with batches made by `collate`, Hugging Face's default settings.
     pub fn new(model: M, collate: C) -> Self {
+        crate::device::keep_freed_memory();
         Trainer { model, collate, config: TrainConfig::default(), state: None, on_step: None }
     }
 
