@@ -288,17 +288,7 @@ impl<M: PretrainedModel> Tuned<M> {
         let result = (|| {
             let rec = self.adapters.get(name).ok_or_else(|| Error::msg("adapter vanished"))?;
             let pairs = bottleneck_tensors(rec);
-            for (key, dst) in &pairs {
-                let src = weights.get(key).ok_or_else(|| bad(format!("has no tensor `{key}`, which this model's adapter needs")))?;
-                if src.size() != dst.size() {
-                    return Err(bad(format!("tensor `{key}` has shape {:?}; this model needs {:?}", src.size(), dst.size())));
-                }
-                tch::no_grad(|| dst.shallow_clone().copy_(&src.to_kind(dst.kind()).to_device(dst.device())));
-            }
-            if let Some(extra) = weights.keys().find(|k| !pairs.iter().any(|(p, _)| p == k)) {
-                return Err(bad(format!("tensor `{extra}` belongs to no layer of this {}", M::ARCHITECTURE)));
-            }
-            Ok(())
+            super::files::copy_named(&weights, &pairs, &bad, &format!("layer of this {}", M::ARCHITECTURE), true)
         })();
         if result.is_err() {
             let _ = self.delete_adapter(name);

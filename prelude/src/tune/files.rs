@@ -213,28 +213,12 @@ impl<M: PretrainedModel> Tuned<M> {
                 (format!("{}.{param}", peft_name(arch, module)), t)
             })
             .collect();
-        let mut used: BTreeSet<String> = BTreeSet::new();
-        for (key, dst) in &pairs {
-            let src = weights.get(key).ok_or_else(|| bad(format!("has no tensor `{key}`, which this model's adapter needs")))?;
-            if src.size() != dst.size() {
-                return Err(bad(format!("tensor `{key}` has shape {:?}; this model needs {:?}", src.size(), dst.size())));
-            }
-            tch::no_grad(|| dst.shallow_clone().copy_(&src.to_kind(dst.kind()).to_device(dst.device())));
-            used.insert(key.clone());
-        }
+        copy_named(&weights, &pairs, bad, "", false)?;
         // Trained biases: `<layer>.base_layer.bias` or `<name>.bias`.
-        for key in weights.keys() {
-            if used.contains(key) {
-                continue;
-            }
+        for key in weights.keys().filter(|k| !pairs.iter().any(|(p, _)| p == k)) {
             let var = key.strip_prefix(PREFIX).unwrap_or(key).replace(".base_layer.bias", ".bias");
-            match (var.ends_with(".bias"), vars.get(&var), weights.get(key)) {
-                (true, Some(dst), Some(src)) if dst.size() == src.size() => {
-                    tch::no_grad(|| dst.shallow_clone().copy_(&src.to_kind(dst.kind())));
-                }
-                (_, Some(dst), Some(src)) if dst.size() != src.size() => {
-                    return Err(bad(format!("tensor `{key}` has shape {:?}; this model needs {:?}", src.size(), dst.size())));
-                }
+            match (vars.get(&var), weights.get(key)) {
+                (Some(dst), Some(src)) if var.ends_with(".bias") || dst.size() != src.size() => copy_checked(key, src, dst, bad)?,
                 _ => return Err(bad(format!("tensor `{key}` belongs to no layer of this {}", M::ARCHITECTURE))),
             }
         }
@@ -333,4 +317,27 @@ fn config_from_json(v: &Value, path: &Path) -> Result<LoraConfig> {
     };
     c.validate()?;
     Ok(c)
+}
+
+/// Copies the file tensor named by each pair's key into the pair's model tensor: a missing key
+/// or a shape that differs is an error made by `bad`. Then any file tensor no pair names is one
+/// too, unless `rest` is false (the caller handles those).
+pub(crate) fn copy_named(weights: &Checkpoint, pairs: &[(String, Tensor)], bad: &dyn Fn(String) -> Error, owner: &str, rest: bool) -> Result<()> {
+    for (key, dst) in pairs {
+        let src = weights.get(key).ok_or_else(|| bad(format!("has no tensor `{key}`, which this model's adapter needs")))?;
+        copy_checked(key, src, dst, bad)?;
+    }
+    if let Some(extra) = weights.keys().find(|k| rest && !pairs.iter().any(|(p, _)| p == k)) {
+        return Err(bad(format!("tensor `{extra}` belongs to no {owner}")));
+    }
+    Ok(())
+}
+
+/// Copies `src` (file tensor `key`) into `dst` in `dst`'s kind and device, shapes checked.
+fn copy_checked(key: &str, src: &Tensor, dst: &Tensor, bad: &dyn Fn(String) -> Error) -> Result<()> {
+    if src.size() != dst.size() {
+        return Err(bad(format!("tensor `{key}` has shape {:?}; this model needs {:?}", src.size(), dst.size())));
+    }
+    tch::no_grad(|| dst.shallow_clone().copy_(&src.to_kind(dst.kind()).to_device(dst.device())));
+    Ok(())
 }

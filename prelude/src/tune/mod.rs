@@ -22,6 +22,7 @@ pub mod prompt_files;
 pub mod select;
 pub mod strategy;
 pub mod tuned;
+mod merge;
 
 pub use bottleneck::{AdapterActivation, AdapterConfig, AdapterKind};
 pub use ia3::Ia3Config;

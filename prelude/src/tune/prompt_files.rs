@@ -170,16 +170,6 @@ impl<M: PretrainedModel> Tuned<M> {
                 pairs.push((format!("base_model.{n}.bias"), b.shallow_clone()));
             }
         }
-        for (key, dst) in &pairs {
-            let src = weights.get(key).ok_or_else(|| bad(format!("has no tensor `{key}`, which this model's adapter needs")))?;
-            if src.size() != dst.size() {
-                return Err(bad(format!("tensor `{key}` has shape {:?}; this model needs {:?}", src.size(), dst.size())));
-            }
-            tch::no_grad(|| dst.shallow_clone().copy_(&src.to_kind(dst.kind()).to_device(dst.device())));
-        }
-        if let Some(extra) = weights.keys().find(|k| !pairs.iter().any(|(p, _)| p == k)) {
-            return Err(bad(format!("tensor `{extra}` belongs to no part of this {arch}")));
-        }
-        Ok(())
+        super::files::copy_named(weights, &pairs, bad, &format!("part of this {arch}"), true)
     }
 }
