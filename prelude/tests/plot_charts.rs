@@ -59,6 +59,9 @@ fn error_bars_over_dataset_sizes_on_log_x() {
     }
     let svg = chart.to_svg();
     has_all("errorbar", &svg, &["accuracy vs training examples", "training examples", "full", "LoRA", "BitFit", "1,000", "10,000"]);
+    // A log axis is labelled at the sizes measured, also when they are not powers of ten.
+    let small = ErrorBarChart::new("sizes").log_x().observe("full", 32.0, 0.6).observe("full", 128.0, 0.7).to_svg();
+    has_all("errorbar ticks", &small, &[">\n32\n<", ">\n128\n<"]);
     let s = chart.summary();
     assert_eq!(s.len(), 3);
     assert!((s[0].1[1].mean - 0.67).abs() < 1e-9 && (s[0].1[1].std - 0.02).abs() < 1e-9, "{:?}", s[0].1[1]);

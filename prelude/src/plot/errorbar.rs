@@ -163,7 +163,15 @@ impl ErrorBarChart {
         let n = summary.len().max(1) as f64;
         if self.log_x {
             let (x0, x1) = if x1 > x0 { (x0, x1) } else { (x0 / 10.0, x1 * 10.0) };
-            let mut chart = builder.build_cartesian_2d((x0 / 1.5..x1 * 1.5).log_scale(), y0..y1)?;
+            // Ticks at the sizes measured (32 / 128, or 100 / 1,000 / 10,000), not only at powers of ten.
+            let mut sizes: Vec<f64> = all.iter().map(|p| p.x).collect();
+            sizes.sort_by(f64::total_cmp);
+            sizes.dedup();
+            let mut chart = if sizes.len() <= 12 {
+                builder.build_cartesian_2d((x0 / 1.5..x1 * 1.5).log_scale().with_key_points(sizes), y0..y1)?
+            } else {
+                builder.build_cartesian_2d((x0 / 1.5..x1 * 1.5).log_scale().with_key_points(powers_of_ten(x0 / 1.5, x1 * 1.5)), y0..y1)?
+            };
             draw_mesh!(chart, self.x_label.as_str(), self.y_label.as_str(), &|v: &f64| thousands(*v));
             // Series side by side around each x (×1.04 apart) so the bars do not hide each other.
             self.draw_series(&mut chart, &summary, |x, i| x * 1.04f64.powf(i as f64 - (n - 1.0) / 2.0))
@@ -224,4 +232,10 @@ mod tests {
         assert_eq!(unkey(key(-2.5)), -2.5);
         assert!(key(-1.0) < key(0.0) && key(0.0) < key(3.0));
     }
+}
+
+/// 10ᵏ for every k with 10ᵏ in [lo, hi].
+fn powers_of_ten(lo: f64, hi: f64) -> Vec<f64> {
+    let (a, b) = (lo.max(f64::MIN_POSITIVE).log10().ceil() as i32, hi.log10().floor() as i32);
+    (a..=b).map(|k| 10f64.powi(k)).collect()
 }
