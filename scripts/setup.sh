@@ -28,10 +28,19 @@ if ! command -v mold >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/de
   apt-get install -y -q mold >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q mold >/dev/null 2>&1; } || echo "mold not installed; cells link with the system linker" >&2
 fi
 
-# The JupyterLab test (tests/test_lab.py) drives Debian's Chromium headless.
+# The JupyterLab test (tests/lab/test_lab.py) drives Debian's Chromium headless from Node.
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   step "installing Chromium (the JupyterLab test runs in it, headless)"
-  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || echo "chromium not installed; the JupyterLab test will be skipped" >&2
+  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || echo "chromium not installed: the JupyterLab test will fail saying so" >&2
+fi
+if ! command -v node >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  step "installing Node.js (it drives Chromium in the JupyterLab test)"
+  apt-get install -y -q nodejs npm >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nodejs npm >/dev/null 2>&1; } || echo "node not installed: the JupyterLab test will fail saying so" >&2
+fi
+# playwright-core (tests/lab/package-lock.json), once.
+if command -v npm >/dev/null && [ ! -d tests/lab/node_modules/playwright-core ]; then
+  step "installing playwright-core for the JupyterLab test"
+  (cd tests/lab && npm ci --no-audit --no-fund -q) || echo "npm ci failed in tests/lab: the JupyterLab test will fail saying so" >&2
 fi
 
 step "fetching models and data into $TUNA_DATA"
