@@ -146,13 +146,15 @@ impl Objective for BertForMaskedLM {
 
     fn compute(&self, batch: &Batch, options: &LossOptions) -> Result<StepOutput> {
         let labels = batch.get("labels")?;
-        // Packed real tokens when the batch holds enough padding: labels are never on padding.
-        let (hidden, packing) = self.bert.forward_packed(
-            batch.get("input_ids")?,
-            optional(batch, "attention_mask"),
-            optional(batch, "token_type_ids"),
-            self.is_training(),
-        );
+        let (ids, mask, types) = (batch.get("input_ids")?, optional(batch, "attention_mask"), optional(batch, "token_type_ids"));
+        // Packed real tokens when the batch holds enough padding, unless a label sits on
+        // padding (no collator puts one there; Hugging Face predicts there all the same).
+        let labels_on_padding = mask.is_some_and(|m| labels.ne(-100).logical_and(&m.eq(0)).any().int64_value(&[]) != 0);
+        let (hidden, packing) = if labels_on_padding {
+            (self.bert.forward(ids, mask, types, self.is_training()), None)
+        } else {
+            self.bert.forward_packed(ids, mask, types, self.is_training())
+        };
         let labels = packing.as_ref().map_or_else(|| labels.shallow_clone(), |p| p.pack(labels));
         // → (masked, hidden): the vocabulary projection runs on these only.
         project_labelled(&hidden, &labels, options, |h| self.predict(h))
