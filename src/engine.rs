@@ -117,7 +117,8 @@ impl Engine {
             Frontend::Terminal => "terminal",
         });
         add_rust_std_to_library_path();
-        let (context, outputs) = CommandContext::new().map_err(|e| anyhow::anyhow!("starting evcxr: {e}"))?;
+        // Lazy: no compile until the prelude's cell (evcxr would compile `42` first).
+        let (context, outputs) = CommandContext::new_lazy().map_err(|e| anyhow::anyhow!("starting evcxr: {e}"))?;
         let process = context.process_handle();
         let forwarder = Forwarder::start(outputs.stdout, outputs.stderr, sink.clone());
         let grace = std::env::var("TUNA_INTERRUPT_GRACE_SECS")
@@ -142,12 +143,11 @@ impl Engine {
         let dir = prelude_dir();
         let toml = dir.join("Cargo.toml");
         anyhow::ensure!(toml.exists(), "the tuna prelude is not at {} (set TUNA_PRELUDE)", dir.display());
-        // One cell, one compile: the dependency, the import and the kernel's hooks.
-        let cell = format!(
-            ":dep tuna = {{ path = {:?} }}\nuse tuna::prelude::*;\n::tuna::kernel::install();",
-            dir.display().to_string()
-        );
-        self.context.execute(&cell).map_err(|e| anyhow::anyhow!("loading the prelude from {}: {e}", dir.display()))?;
+        // The prelude is a known-good dependency: added without `cargo metadata` checking it
+        // (3 s). Then one cell, one compile: the import and the kernel's hooks.
+        let failed = |e: evcxr::Error| anyhow::anyhow!("loading the prelude from {}: {e}", dir.display());
+        self.context.add_trusted_dep("tuna", &format!("{{ path = {:?} }}", dir.display().to_string())).map_err(failed)?;
+        self.context.execute("use tuna::prelude::*;\n::tuna::kernel::install();").map_err(failed)?;
         self.forwarder.flush();
         self.prelude_loaded = true;
         Ok(())
@@ -245,13 +245,14 @@ impl Engine {
         self.forwarder.mute(muted);
     }
 
-    /// Loads rust-analyzer's view of the prelude and its dependencies. evcxr asks
-    /// rust-analyzer for the type of each new variable; the first time, it reads every crate
-    /// (seconds to tens of seconds), so the kernel does it while the notebook is idle rather
-    /// than during the first `let`.
+    /// Starts loading rust-analyzer's view of the prelude and its dependencies on a background
+    /// thread. evcxr asks rust-analyzer for the type of each new variable; the first time, it
+    /// reads every crate (seconds to tens of seconds), so the kernel starts that as soon as
+    /// the notebook is idle rather than during the first `let`. Cells without a `let` do not
+    /// wait for it.
     pub fn warm_analysis(&mut self) {
         let code = "let tuna_warm_up = tch::Tensor::from_slice(&[1.0f32]);\ntuna_warm_up.";
-        let _ = self.context.completions(code, code.len());
+        let _ = self.context.warm_analysis(code, code.len());
     }
 
     /// Completions at byte offset `position` of `code`: (start, end, candidates) in bytes.

@@ -47,6 +47,26 @@ impl CommandContext {
         Ok((command_context, eval_context_outputs))
     }
 
+    /// tuna: see [`EvalContext::new_lazy`].
+    pub fn new_lazy() -> Result<(CommandContext, EvalContextOutputs), Error> {
+        let (eval_context, eval_context_outputs) = EvalContext::new_lazy()?;
+        Ok((CommandContext::with_eval_context(eval_context), eval_context_outputs))
+    }
+
+    /// tuna: see [`EvalContext::add_trusted_dep`].
+    pub fn add_trusted_dep(&mut self, dep: &str, dep_config: &str) -> Result<(), Error> {
+        self.eval_context.add_trusted_dep(dep, dep_config)
+    }
+
+    /// tuna: warms rust-analyzer on a background thread with the completions at `position` of
+    /// `src`, as [`CommandContext::completions`] would compute them; returns at once.
+    pub fn warm_analysis(&mut self, src: &str, position: usize) -> Result<()> {
+        let (user_code, code_info) = CodeBlock::from_original_user_code(src);
+        let (non_command_code, state, _errors) = self.prepare_for_analysis(user_code)?;
+        self.eval_context
+            .warm_analysis(non_command_code, state, &code_info.nodes, position)
+    }
+
     pub fn with_eval_context(eval_context: EvalContext) -> CommandContext {
         CommandContext {
             print_timings: false,

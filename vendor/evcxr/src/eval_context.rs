@@ -58,7 +58,8 @@ pub struct EvalContext {
     module: Module,
     committed_state: ContextState,
     stdout_sender: crossbeam_channel::Sender<String>,
-    analyzer: RustAnalyzer,
+    // tuna: behind a lock, so that it can be warmed on a background thread.
+    analyzer: Arc<Mutex<RustAnalyzer>>,
     initial_config: Config,
 }
 
@@ -417,13 +418,29 @@ impl EvalContext {
     }
 
     pub fn with_subprocess_command(
+        subprocess_command: std::process::Command,
+    ) -> Result<(EvalContext, EvalContextOutputs), Error> {
+        Self::with_subprocess_command_and_initial_eval(subprocess_command, true)
+    }
+
+    /// tuna: a context whose first compile is the caller's first cell. evcxr compiles `42` at
+    /// start to check the linker (lld only) and to write Cargo.toml before rust-analyzer is
+    /// asked anything; rust-analyzer here reads Cargo.toml when it is first asked.
+    pub fn new_lazy() -> Result<(EvalContext, EvalContextOutputs), Error> {
+        fix_path();
+        let current_exe = std::env::current_exe()?;
+        Self::with_subprocess_command_and_initial_eval(std::process::Command::new(current_exe), false)
+    }
+
+    fn with_subprocess_command_and_initial_eval(
         mut subprocess_command: std::process::Command,
+        initial_eval: bool,
     ) -> Result<(EvalContext, EvalContextOutputs), Error> {
         let parsed_config = toml_parse::ConfigToml::find_then_parse()?;
         let tmpdir_var = parsed_config.get_tmp_dir()?;
         let tmpdir_path = tmpdir_var.get_path()?;
         let opt_tmpdir = tmpdir_var.get_opt_tmpdir();
-        let analyzer = RustAnalyzer::new(&tmpdir_path)?;
+        let analyzer = Arc::new(Mutex::new(RustAnalyzer::new(&tmpdir_path)?));
         let module = Module::new()?;
         let mut initial_config =
             create_initial_config(tmpdir_path, subprocess_command.get_program().into())?;
@@ -447,7 +464,10 @@ impl EvalContext {
             stdout: stdout_receiver,
             stderr: stderr_receiver,
         };
-        if context.committed_state.linker() == "lld" && context.eval("42").is_err() {
+        if !initial_eval && context.committed_state.linker() != "lld" {
+            // tuna: nothing to check before the first cell.
+            context.write_cargo_toml(&context.committed_state)?;
+        } else if context.committed_state.linker() == "lld" && context.eval("42").is_err() {
             context.committed_state.set_linker("system".to_owned());
         } else {
             // We need to eval something anyway, otherwise rust-analyzer crashes when trying to get
@@ -551,10 +571,60 @@ impl EvalContext {
     pub(crate) fn completions(
         &mut self,
         user_code: CodeBlock,
-        mut state: ContextState,
+        state: ContextState,
         nodes: &[SyntaxNode],
         offset: usize,
     ) -> Result<Completions> {
+        let (code, wrapped_offset) = Self::completion_source(user_code, state, nodes, offset)?;
+        let mut analyzer = self.analyzer();
+        analyzer.set_source(code.code_string())?;
+        let mut completions = analyzer.completions(wrapped_offset)?;
+        completions.start_offset = code.output_offset_to_user_offset(completions.start_offset)?;
+        completions.end_offset = code.output_offset_to_user_offset(completions.end_offset)?;
+        // Filter internal identifiers.
+        completions.completions.retain(|c| {
+            c.code != "evcxr_variable_store"
+                && c.code != "evcxr_internal_runtime"
+                && c.code != "evcxr_analysis_wrapper"
+        });
+        Ok(completions)
+    }
+
+    /// tuna: asks rust-analyzer for the completions at `offset` on a background thread and
+    /// returns at once. rust-analyzer then has every dependency read and analysed before the
+    /// next question; a cell that needs it meanwhile waits for its lock, one that does not
+    /// compiles right away.
+    pub(crate) fn warm_analysis(
+        &self,
+        user_code: CodeBlock,
+        state: ContextState,
+        nodes: &[SyntaxNode],
+        offset: usize,
+    ) -> Result<()> {
+        let (code, wrapped_offset) = Self::completion_source(user_code, state, nodes, offset)?;
+        let analyzer = Arc::clone(&self.analyzer);
+        std::thread::Builder::new()
+            .name("evcxr-analysis-warm-up".into())
+            .spawn(move || {
+                let mut analyzer = lock_analyzer(&analyzer);
+                if analyzer.set_source(code.code_string()).is_ok() {
+                    let _ = analyzer.completions(wrapped_offset);
+                }
+            })?;
+        Ok(())
+    }
+
+    fn analyzer(&self) -> std::sync::MutexGuard<'_, RustAnalyzer> {
+        lock_analyzer(&self.analyzer)
+    }
+
+    /// The analysis code of `user_code` and the offset in it of the user's `offset`.
+    fn completion_source(
+        user_code: CodeBlock,
+        mut state: ContextState,
+        nodes: &[SyntaxNode],
+        offset: usize,
+    ) -> Result<(CodeBlock, usize)> {
         // Wrapping the final expression in order to display it might interfere
         // with completions on that final expression.
         state.config.display_final_expression = false;
@@ -573,18 +643,7 @@ impl EvalContext {
             s.insert_str(wrapped_offset, "<|>");
             println!("=========\n{s}\n==========");
         }
-
-        self.analyzer.set_source(code.code_string())?;
-        let mut completions = self.analyzer.completions(wrapped_offset)?;
-        completions.start_offset = code.output_offset_to_user_offset(completions.start_offset)?;
-        completions.end_offset = code.output_offset_to_user_offset(completions.end_offset)?;
-        // Filter internal identifiers.
-        completions.completions.retain(|c| {
-            c.code != "evcxr_variable_store"
-                && c.code != "evcxr_internal_runtime"
-                && c.code != "evcxr_analysis_wrapper"
-        });
-        Ok(completions)
+        Ok((code, wrapped_offset))
     }
 
     pub fn hover(&mut self, code: &str, state: &mut ContextState) -> Result<(String, String)> {
@@ -601,11 +660,12 @@ impl EvalContext {
         let (user_code, code_info) = CodeBlock::from_original_user_code(&modified_code);
         let user_code = state.apply(user_code, &code_info.nodes)?;
         let pad_code = state.analysis_code(user_code);
-        self.analyzer.set_source(pad_code.code_string())?;
+        let mut analyzer = self.analyzer();
+        analyzer.set_source(pad_code.code_string())?;
         let wrapped_offset = pad_code.user_offset_to_output_offset(hover_offset)? as u32;
         let text_range = TextRange::new(wrapped_offset.into(), wrapped_offset.into());
-        let hover_text = self.analyzer.hover(text_range, false)?;
-        let hover_markdown = self.analyzer.hover(text_range, true)?;
+        let hover_text = analyzer.hover(text_range, false)?;
+        let hover_markdown = analyzer.hover(text_range, true)?;
         match (hover_text, hover_markdown) {
             (Some(data_text), Some(data_markdown)) => Ok((
                 data_text.info.markup.into(),
@@ -672,6 +732,11 @@ impl EvalContext {
 
     pub fn process_handle(&self) -> Arc<Mutex<std::process::Child>> {
         self.child_process.process_handle()
+    }
+
+    /// tuna: see [`ContextState::add_trusted_dep`].
+    pub fn add_trusted_dep(&mut self, dep: &str, dep_config: &str) -> Result<(), Error> {
+        self.committed_state.add_trusted_dep(dep, dep_config)
     }
 
     pub(crate) fn restart_child_process(&mut self) -> Result<(), Error> {
@@ -830,14 +895,21 @@ impl EvalContext {
         state: &mut ContextState,
         code: CodeBlock,
     ) -> Result<(), Error> {
-        self.analyzer.set_source(code.code_string())?;
+        // tuna: rust-analyzer is only needed for the types of new top-level variables; a cell
+        // without a top-level `let` compiles without asking it (its first question after a
+        // `:dep` reads every dependency's sources, seconds).
+        if !declares_top_level_variables(&code.code_string(), "evcxr_analysis_wrapper") {
+            return Ok(());
+        }
+        let mut analyzer = self.analyzer();
+        analyzer.set_source(code.code_string())?;
         for (
             variable_name,
             VariableInfo {
                 type_name,
                 is_mutable,
             },
-        ) in self.analyzer.top_level_variables("evcxr_analysis_wrapper")
+        ) in analyzer.top_level_variables("evcxr_analysis_wrapper")
         {
             // We don't want to try to store evcxr_variable_store into itself, so we ignore it.
             if variable_name == "evcxr_variable_store" {
@@ -1401,6 +1473,15 @@ impl ContextState {
         }
         let external = ExternalCrate::new(dep.to_owned(), dep_config.to_owned())?;
         crate::cargo_metadata::validate_dep(&external.name, &external.config, &self.config)?;
+        self.external_deps.insert(dep.to_owned(), external);
+        Ok(())
+    }
+
+    /// tuna: adds a dependency without `cargo metadata` checking it first (seconds for a crate
+    /// with many dependencies). For a dependency the caller knows to be sound, such as a
+    /// kernel's own library; a bad one fails at the next compile instead.
+    pub fn add_trusted_dep(&mut self, dep: &str, dep_config: &str) -> Result<(), Error> {
+        let external = ExternalCrate::new(dep.to_owned(), dep_config.to_owned())?;
         self.external_deps.insert(dep.to_owned(), external);
         Ok(())
     }
@@ -2210,4 +2291,27 @@ mod tests {
             ]
         );
     }
+}
+
+/// tuna: the analyzer's lock, going on after a panic on the warm-up thread (the analyzer only
+/// caches; a later `set_source` brings it up to date).
+fn lock_analyzer(analyzer: &Mutex<RustAnalyzer>) -> std::sync::MutexGuard<'_, RustAnalyzer> {
+    analyzer.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// tuna: whether the body of function `function_name` in `code` has a top-level `let`, from the
+/// syntax alone (microseconds, no analysis).
+fn declares_top_level_variables(code: &str, function_name: &str) -> bool {
+    use ra_ap_syntax::ast::HasModuleItem;
+    use ra_ap_syntax::ast::HasName;
+    let parse = ra_ap_syntax::SourceFile::parse(code, crate::rust_analyzer::EDITION);
+    parse.tree().items().any(|item| match item {
+        ast::Item::Fn(function) => {
+            function.name().is_some_and(|n| n.text() == function_name)
+                && function.body().is_some_and(|body| {
+                    body.statements().any(|statement| matches!(statement, ast::Stmt::LetStmt(_)))
+                })
+        }
+        _ => false,
+    })
 }

@@ -112,8 +112,13 @@ impl RustAnalyzer {
         self.current_source = source;
         let mut change = ra_hir::ChangeWithProcMacros::default();
 
-        std::fs::write(self.source_file.as_path(), &*self.current_source)
-            .with_context(|| format!("Failed to write {:?}", self.source_file))?;
+        // tuna: the file only has to exist (the loader looks for it); its contents come from
+        // `current_source`. It is the file cargo compiles, and the analyzer may run on a
+        // background thread while a cell compiles, so it is never rewritten here.
+        if std::fs::metadata(self.source_file.as_path()).is_err() {
+            std::fs::write(self.source_file.as_path(), &*self.current_source)
+                .with_context(|| format!("Failed to write {:?}", self.source_file))?;
+        }
         self.vfs.set_file_contents(
             self.source_file.clone().into(),
             Some(self.current_source.bytes().collect()),
@@ -245,6 +250,10 @@ impl RustAnalyzer {
                 ra_vfs::loader::Message::Loaded { files }
                 | ra_vfs::loader::Message::Changed { files } => {
                     for (path, contents) in files {
+                        // tuna: the source on disk is not the one being analysed.
+                        if path == self.source_file.as_path() {
+                            continue;
+                        }
                         let vfs_path: ra_vfs::VfsPath = path.to_path_buf().into();
                         self.vfs
                             .set_file_contents(vfs_path.clone(), contents.clone());
