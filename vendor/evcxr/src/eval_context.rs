@@ -229,6 +229,9 @@ impl Config {
         if self.allow_static_linking && self.cache_bytes == 0 {
             if let Some(sccache) = &self.sccache {
                 command.env("RUSTC_WRAPPER", sccache);
+            } else if command_name == "build" {
+                // tuna: record ctx's rustc command, to replay it (module/direct.rs).
+                crate::module::direct::record_with(&mut command, self, &self.subprocess_path);
             }
         } else {
             command.env("RUSTC_WRAPPER", &self.subprocess_path);

@@ -27,6 +27,7 @@ use std::process::Command;
 
 mod artifacts;
 pub(crate) mod cache;
+pub(crate) mod direct;
 
 pub(crate) const CORE_EXTERN_ENV: &str = "EVCXR_CORE_EXTERN";
 pub(crate) const CACHE_ENABLED_ENV: &str = "EVCXR_CACHE_ENABLED";
@@ -123,6 +124,8 @@ fn rename_or_copy_so_file(src: &Path, dest: &Path) -> Result<(), Error> {
 pub(crate) struct Module {
     build_num: i32,
     last_allow_static: Option<bool>,
+    // tuna: ctx's rustc command from the last cargo build, replayed while still valid.
+    direct: Option<direct::Direct>,
 }
 
 const CRATE_NAME: &str = "ctx";
@@ -132,6 +135,7 @@ impl Module {
         Ok(Module {
             build_num: 0,
             last_allow_static: None,
+            direct: None,
         })
     }
 
@@ -181,7 +185,7 @@ impl Module {
             config.cargo_command("clean").output()?;
         }
         self.last_allow_static = Some(config.allow_static_linking);
-        let mut command = config.cargo_command("build");
+        let command = config.cargo_command("build");
         if config.time_passes && config.toolchain != "nightly" {
             bail!("time_passes option requires nightly compiler");
         }
@@ -189,27 +193,16 @@ impl Module {
         self.write_code(code_block, config)?;
 
         let next_build_num = self.build_num + 1;
-        let so_path_file = config.crate_dir().join(EXECUTION_SO_PATH_FILE);
-        command.env(EXECUTION_SO_PATH_ENV, &so_path_file);
-
-        match fs::remove_file(&so_path_file) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(error.into()),
-        }
-
-        let cargo_output = run_cargo(command, code_block)?;
-        if config.time_passes {
-            let output = String::from_utf8_lossy(&cargo_output.stderr);
-            eprintln!("{output}");
-        }
-
-        let so_file = match fs::read_to_string(&so_path_file) {
-            Ok(path) => PathBuf::from(path),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                compiled_so_path(&cargo_output.stdout)?
+        // tuna: while nothing cargo checks has changed, rustc runs as cargo last ran it.
+        let key = direct::key(config, &command);
+        let so_file = match self.direct.as_ref().filter(|d| d.is_valid_for(&key) && !config.time_passes) {
+            Some(direct) => direct.compile(code_block)?,
+            None => {
+                direct::clear_record(config);
+                let so_file = self.compile_with_cargo(command, code_block, config)?;
+                self.direct = direct::load(config, key);
+                so_file
             }
-            Err(error) => return Err(error.into()),
         };
 
         let copied_so_file = so_file.with_file_name(shared_object_name_from_crate_name(&format!(
@@ -225,6 +218,36 @@ impl Module {
 
         Ok(SoFile {
             path: copied_so_file,
+        })
+    }
+
+    fn compile_with_cargo(
+        &self,
+        mut command: Command,
+        code_block: &CodeBlock,
+        config: &Config,
+    ) -> Result<PathBuf, Error> {
+        let so_path_file = config.crate_dir().join(EXECUTION_SO_PATH_FILE);
+        command.env(EXECUTION_SO_PATH_ENV, &so_path_file);
+
+        match fs::remove_file(&so_path_file) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error.into()),
+        }
+
+        let cargo_output = run_cargo(command, code_block)?;
+        if config.time_passes {
+            let output = String::from_utf8_lossy(&cargo_output.stderr);
+            eprintln!("{output}");
+        }
+
+        Ok(match fs::read_to_string(&so_path_file) {
+            Ok(path) => PathBuf::from(path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                compiled_so_path(&cargo_output.stdout)?
+            }
+            Err(error) => return Err(error.into()),
         })
     }
 
@@ -559,22 +582,24 @@ fn run_cargo(
     if cargo_output.status.success() {
         Ok(cargo_output)
     } else {
-        let (errors, non_json_error) = errors_from_cargo_output(&cargo_output, code_block);
-        if errors.is_empty() {
-            if let Some(error) = non_json_error {
-                bail!(Error::Message(error));
-            } else {
-                bail!(Error::Message(format!(
-                    "Compilation failed, but no parsable errors were found. STDERR:\n\
-                     {}\nSTDOUT:{}\n",
-                    String::from_utf8_lossy(&cargo_output.stderr),
-                    String::from_utf8_lossy(&cargo_output.stdout)
-                )));
-            }
-        } else {
-            bail!(Error::CompilationErrors(errors));
-        }
+        Err(compile_error(&cargo_output, code_block))
     }
+}
+
+/// The error of a failed cargo or rustc run.
+pub(crate) fn compile_error(output: &std::process::Output, code_block: &CodeBlock) -> Error {
+    let (errors, non_json_error) = errors_from_cargo_output(output, code_block);
+    if !errors.is_empty() {
+        return Error::CompilationErrors(errors);
+    }
+    Error::Message(non_json_error.unwrap_or_else(|| {
+        format!(
+            "Compilation failed, but no parsable errors were found. STDERR:\n\
+             {}\nSTDOUT:{}\n",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        )
+    }))
 }
 
 /// Process one line from cargo, either copying it to stderr or ignoring.

@@ -29,6 +29,10 @@ pub fn runtime_hook() {
     if std::env::var(WRAP_RUSTC_ENV).is_ok() {
         crate::module::wrap_rustc();
     }
+    // tuna: cargo's workspace wrapper around ctx's rustc, recording its command.
+    if std::env::var_os(crate::module::direct::RECORD_ENV).is_some() {
+        crate::module::direct::record_and_run();
+    }
 }
 
 struct Runtime {

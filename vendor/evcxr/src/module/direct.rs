@@ -1,0 +1,172 @@
+// tuna: compiling a cell by running rustc as cargo last ran it.
+//
+// Every cell is a `cargo build` of the `ctx` crate. With a few hundred dependencies, cargo
+// spends about 0.25 s checking that they are fresh before it runs the one rustc command that
+// matters. While nothing cargo would look at has changed (Cargo.toml, .cargo/config.toml, the
+// cargo command and its environment, the sources of path dependencies), that rustc command is
+// the same each time: cargo's run records it (cargo runs this binary as its
+// RUSTC_WORKSPACE_WRAPPER), and the next cells replay it directly. Anything else goes through
+// cargo again, which records afresh.
+
+use super::CRATE_NAME;
+use super::compile_error;
+use crate::code_block::CodeBlock;
+use crate::errors::Error;
+use crate::eval_context::Config;
+use serde::Deserialize;
+use serde::Serialize;
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::SystemTime;
+
+/// Set (to the record file) on cargo builds whose ctx rustc command is to be recorded.
+pub(crate) const RECORD_ENV: &str = "EVCXR_RECORD_RUSTC";
+const RECORD_FILE: &str = ".evcxr-rustc.json";
+const WORKSPACE_WRAPPER_ENV: &str = "RUSTC_WORKSPACE_WRAPPER";
+
+#[derive(Serialize, Deserialize)]
+struct Invocation {
+    program: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+}
+
+/// A recorded rustc command and the state it is valid for.
+pub(crate) struct Direct {
+    invocation: Invocation,
+    key: String,
+}
+
+/// Asks cargo to run this binary as the wrapper of ctx's rustc, recording the command.
+pub(crate) fn record_with(command: &mut Command, config: &Config, subprocess_path: &Path) {
+    command
+        .env(WORKSPACE_WRAPPER_ENV, subprocess_path)
+        .env(RECORD_ENV, config.crate_dir().join(RECORD_FILE));
+}
+
+/// The wrapper: records ctx's rustc command (arguments, environment, directory), then runs
+/// rustc with the arguments cargo gave.
+pub(crate) fn record_and_run() -> ! {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((program, rest)) = args.split_first() else {
+        eprintln!("evcxr: the rustc wrapper was run without a rustc to run");
+        std::process::exit(2);
+    };
+    let record = std::env::var_os(RECORD_ENV);
+    let is_ctx = rest.windows(2).any(|w| w[0] == "--crate-name" && w[1] == CRATE_NAME);
+    if let (Some(file), true) = (record, is_ctx) {
+        let env = std::env::vars_os()
+            .filter(|(k, _)| k != RECORD_ENV && k != WORKSPACE_WRAPPER_ENV)
+            .map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect::<Option<Vec<_>>>();
+        if let (Some(env), Ok(cwd)) = (env, std::env::current_dir()) {
+            let invocation = Invocation { program: program.clone(), args: rest.to_vec(), env, cwd };
+            if let Ok(json) = serde_json::to_vec(&invocation) {
+                // Without a record the next cell goes through cargo: nothing is lost.
+                let _ = std::fs::write(file, json);
+            }
+        }
+    }
+    let status = Command::new(program).args(rest).env_remove(RECORD_ENV).status();
+    match status {
+        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+        Err(error) => {
+            eprintln!("evcxr: running {program}: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// What a recorded command depends on: the manifests, the cargo command with its environment,
+/// and the newest modification time of each path dependency's files.
+pub(crate) fn key(config: &Config, command: &Command) -> String {
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    let manifest = read(config.crate_dir().join("Cargo.toml"));
+    let newest: Vec<Option<SystemTime>> = path_dependencies(&manifest).iter().map(|d| newest_file(d)).collect();
+    format!(
+        "{manifest}\n{}\n{command:?}\n{newest:?}",
+        read(config.crate_dir().join(".cargo/config.toml"))
+    )
+}
+
+/// Forgets the last record, before a cargo build that will write a new one.
+pub(crate) fn clear_record(config: &Config) {
+    let _ = std::fs::remove_file(config.crate_dir().join(RECORD_FILE));
+}
+
+/// The command cargo's build just recorded, valid for `key`.
+pub(crate) fn load(config: &Config, key: String) -> Option<Direct> {
+    let json = std::fs::read(config.crate_dir().join(RECORD_FILE)).ok()?;
+    let invocation = serde_json::from_slice(&json).ok()?;
+    Some(Direct { invocation, key })
+}
+
+impl Direct {
+    pub(crate) fn is_valid_for(&self, key: &str) -> bool {
+        self.key == key
+    }
+
+    /// Runs the recorded rustc on the cell's code (already written); returns the shared
+    /// object it linked.
+    pub(crate) fn compile(&self, code_block: &CodeBlock) -> Result<PathBuf, Error> {
+        let inv = &self.invocation;
+        let output = Command::new(&inv.program)
+            .args(&inv.args)
+            .env_clear()
+            .envs(inv.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&inv.cwd)
+            .output()?;
+        if !output.status.success() {
+            return Err(compile_error(&output, code_block));
+        }
+        // rustc announces each file it wrote: {"artifact": PATH, "emit": "link"}.
+        let so_name = super::shared_object_name_from_crate_name(CRATE_NAME);
+        String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|json| json["emit"] == "link")
+            .filter_map(|json| json["artifact"].as_str().map(|p| inv.cwd.join(p)))
+            .find(|path| path.file_name().is_some_and(|n| n.to_str() == Some(so_name.as_str())))
+            .ok_or_else(|| {
+                Error::Message(format!(
+                    "rustc did not report the shared object {so_name}:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                ))
+            })
+    }
+}
+
+/// The directories of `path = "…"` dependencies in a Cargo.toml's [dependencies].
+fn path_dependencies(manifest: &str) -> Vec<PathBuf> {
+    let Some(deps) = manifest.split("[dependencies]").nth(1) else {
+        return Vec::new();
+    };
+    deps.split("path").skip(1).filter_map(|rest| {
+        let rest = rest.trim_start().strip_prefix('=')?.trim_start().strip_prefix('"')?;
+        Some(PathBuf::from(&rest[..rest.find('"')?]))
+    })
+    .collect()
+}
+
+/// The newest modification time of the files under `dir`, leaving out `target` and hidden
+/// folders.
+fn newest_file(dir: &Path) -> Option<SystemTime> {
+    let mut newest = None;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let name = entry.file_name();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if name != "target" && !name.to_string_lossy().starts_with('.') {
+                    stack.push(entry.path());
+                }
+            } else if let Ok(modified) = meta.modified() {
+                newest = newest.max(Some(modified));
+            }
+        }
+    }
+    newest
+}
