@@ -250,6 +250,22 @@ def test_compile_error_points_at_line_and_column_of_the_cell(kernel):
     assert "cell:1:29" in strip_ansi("\n".join(ex.content["traceback"])), ex.content["traceback"]
 
 
+def test_a_path_dependency_edited_mid_session_is_rebuilt(kernel, tmp_path):
+    """Cells run rustc without cargo while nothing cargo checks has changed
+    (vendor/evcxr/src/module/direct.rs); an edited path dependency must still be rebuilt."""
+    crate = tmp_path / "edited"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text('[package]\nname = "edited"\nversion = "0.1.0"\nedition = "2021"\n')
+    lib = crate / "src" / "lib.rs"
+    lib.write_text("pub fn value() -> i32 { 1 }\n")
+    kernel.ok(f':dep edited = {{ path = "{crate}" }}')
+    assert kernel.ok("edited::value()").result == "1"
+    assert kernel.ok("edited::value() + 10").result == "11"
+    lib.write_text("pub fn value() -> i32 { 2 }\n")
+    assert kernel.ok("edited::value()").result == "2"
+    assert kernel.ok("edited::value() + 10").result == "12"
+
+
 # -- stdin ----------------------------------------------------------------------------------
 
 

@@ -84,7 +84,8 @@ pub(crate) fn record_and_run() -> ! {
 pub(crate) fn key(config: &Config, command: &Command) -> String {
     let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
     let manifest = read(config.crate_dir().join("Cargo.toml"));
-    let newest: Vec<Option<SystemTime>> = path_dependencies(&manifest).iter().map(|d| newest_file(d)).collect();
+    let newest: Vec<Option<SystemTime>> =
+        path_dependencies(&manifest).iter().map(|d| newest_file(&config.crate_dir().join(d))).collect();
     format!(
         "{manifest}\n{}\n{command:?}\n{newest:?}",
         read(config.crate_dir().join(".cargo/config.toml"))
@@ -138,16 +139,18 @@ impl Direct {
     }
 }
 
-/// The directories of `path = "…"` dependencies in a Cargo.toml's [dependencies].
+/// The directories of `path = "…"` dependencies in a Cargo.toml's [dependencies], as written
+/// (relative to the crate's directory unless absolute).
 fn path_dependencies(manifest: &str) -> Vec<PathBuf> {
-    let Some(deps) = manifest.split("[dependencies]").nth(1) else {
+    let Ok(manifest) = manifest.parse::<toml::Table>() else {
         return Vec::new();
     };
-    deps.split("path").skip(1).filter_map(|rest| {
-        let rest = rest.trim_start().strip_prefix('=')?.trim_start().strip_prefix('"')?;
-        Some(PathBuf::from(&rest[..rest.find('"')?]))
-    })
-    .collect()
+    let Some(deps) = manifest.get("dependencies").and_then(|d| d.as_table()) else {
+        return Vec::new();
+    };
+    deps.values()
+        .filter_map(|dep| dep.get("path")?.as_str().map(PathBuf::from))
+        .collect()
 }
 
 /// The newest modification time of the files under `dir`, leaving out `target` and hidden
@@ -156,7 +159,8 @@ fn newest_file(dir: &Path) -> Option<SystemTime> {
     let mut newest = None;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
             let name = entry.file_name();
             let Ok(meta) = entry.metadata() else { continue };
             if meta.is_dir() {
