@@ -22,12 +22,6 @@ if ! cmp -s scripts/requirements.txt "$stamp"; then
 fi
 . scripts/env.sh
 
-# evcxr links each cell with mold when it is installed: much faster than the system linker.
-if ! command -v mold >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  step "installing the mold linker (faster cells)"
-  apt-get install -y -q mold >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q mold >/dev/null 2>&1; } || echo "mold not installed; cells link with the system linker" >&2
-fi
-
 # The JupyterLab test (tests/lab/test_lab.py) drives Debian's Chromium headless from Node.
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   step "installing Chromium (the JupyterLab test runs in it, headless)"

@@ -250,9 +250,21 @@ def test_compile_error_points_at_line_and_column_of_the_cell(kernel):
     assert "cell:1:29" in strip_ansi("\n".join(ex.content["traceback"])), ex.content["traceback"]
 
 
+def test_cells_link_the_prelude_as_one_shared_library(kernel):
+    """While the prelude is the only dependency, cells link prelude/dylib (libtuna_dylib.so),
+    not a copy of the prelude each. tch's generic functions, compiled into the cell, call
+    libtorch's C shim directly: those symbols must resolve too."""
+    assert kernel.ok('std::fs::read_to_string("/proc/self/maps")?.contains("libtuna_dylib.so")').result == "true"
+    kernel.ok("let shared = tch::Tensor::arange(6, (tch::Kind::Float, tch::Device::Cpu)).reshape([2, 3]);")
+    assert kernel.ok("shared.sum(tch::Kind::Float).double_value(&[])").result == "15.0"
+
+
 def test_a_path_dependency_edited_mid_session_is_rebuilt(kernel, tmp_path):
     """Cells run rustc without cargo while nothing cargo checks has changed
-    (vendor/evcxr/src/module/direct.rs); an edited path dependency must still be rebuilt."""
+    (vendor/evcxr/src/module/direct.rs); an edited path dependency must still be rebuilt.
+    Adding it also moves cells from the prelude's dylib to its rlib, which can share
+    dependencies with other crates: a tensor made before stays usable."""
+    kernel.ok("let before_dep = tch::Tensor::ones([2, 2], (tch::Kind::Float, tch::Device::Cpu));")
     crate = tmp_path / "edited"
     (crate / "src").mkdir(parents=True)
     (crate / "Cargo.toml").write_text('[package]\nname = "edited"\nversion = "0.1.0"\nedition = "2021"\n')
@@ -264,6 +276,7 @@ def test_a_path_dependency_edited_mid_session_is_rebuilt(kernel, tmp_path):
     lib.write_text("pub fn value() -> i32 { 2 }\n")
     assert kernel.ok("edited::value()").result == "2"
     assert kernel.ok("edited::value() + 10").result == "12"
+    assert kernel.ok("before_dep.sum(tch::Kind::Float).double_value(&[]) + edited::value() as f64").result == "6.0"
 
 
 # -- stdin ----------------------------------------------------------------------------------

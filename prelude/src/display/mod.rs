@@ -124,8 +124,15 @@ pub trait __TunaFinalRender {
 
 impl<T: Render + ?Sized> __TunaFinalRender for &Final<'_, T> {
     fn tuna_final(&self) {
-        evcxr_print(&self.0.render());
+        print_final_bundle(self.0.render());
     }
+}
+
+/// A cell's rich final value; takes the bundle so that it is dropped here, not in the cell.
+#[doc(hidden)]
+#[inline(never)]
+pub fn print_final_bundle(bundle: MimeBundle) {
+    evcxr_print(&bundle);
 }
 
 #[doc(hidden)]
@@ -137,9 +144,17 @@ impl<T: std::fmt::Debug + ?Sized> __TunaFinalDebug for Final<'_, T> {
     fn tuna_final(&self) {
         // A statement-like final expression (`println!(…)`) has nothing to show.
         if std::any::type_name::<T>() != "()" {
-            evcxr_print(&MimeBundle::text(format!("{:?}", self.0)));
+            print_final_text(format!("{:?}", self.0));
         }
     }
+}
+
+/// The plain-text final value of a cell. Not generic, so that each cell compiles only the
+/// `format!` call and not the bundle's map (a trivial cell: 164 functions to compile before).
+#[doc(hidden)]
+#[inline(never)]
+pub fn print_final_text(text: String) {
+    evcxr_print(&MimeBundle::text(text));
 }
 
 /// Gives a type that implements [`Render`] an `evcxr_display` method, so that it shows itself

@@ -58,6 +58,11 @@ impl CommandContext {
         self.eval_context.add_trusted_dep(dep, dep_config)
     }
 
+    /// tuna: see [`EvalContext::add_trusted_dep_alone_as`].
+    pub fn add_trusted_dep_alone_as(&mut self, dep: &str, dep_config: &str, alone_config: &str) -> Result<(), Error> {
+        self.eval_context.add_trusted_dep_alone_as(dep, dep_config, alone_config)
+    }
+
     /// tuna: warms rust-analyzer on a background thread with the completions at `position` of
     /// `src`, as [`CommandContext::completions`] would compute them; returns at once.
     pub fn warm_analysis(&mut self, src: &str, position: usize) -> Result<()> {

@@ -19,6 +19,9 @@ pub(crate) struct ExternalCrate {
     pub(crate) name: String,
     // Of the form "name = ..."
     pub(crate) config: String,
+    // tuna: the config to use instead while this is the only external crate (a prebuilt dylib
+    // of it, say, which links faster than its rlib but can't share dependencies with others).
+    pub(crate) alone: Option<String>,
 }
 
 fn make_paths_absolute(config: String) -> Result<String, Error> {
@@ -79,7 +82,7 @@ fn escape_toml_string(string: &str) -> String {
 impl ExternalCrate {
     pub(crate) fn new(name: String, config: String) -> Result<ExternalCrate, Error> {
         let config = make_paths_absolute(config)?;
-        Ok(ExternalCrate { name, config })
+        Ok(ExternalCrate { name, config, alone: None })
     }
 }
 

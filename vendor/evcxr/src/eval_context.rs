@@ -742,6 +742,11 @@ impl EvalContext {
         self.committed_state.add_trusted_dep(dep, dep_config)
     }
 
+    /// tuna: see [`ContextState::add_trusted_dep_alone_as`].
+    pub fn add_trusted_dep_alone_as(&mut self, dep: &str, dep_config: &str, alone_config: &str) -> Result<(), Error> {
+        self.committed_state.add_trusted_dep_alone_as(dep, dep_config, alone_config)
+    }
+
     pub(crate) fn restart_child_process(&mut self) -> Result<(), Error> {
         self.committed_state.variable_states.clear();
         self.committed_state.stored_variable_states.clear();
@@ -1489,6 +1494,20 @@ impl ContextState {
         Ok(())
     }
 
+    /// tuna: as [`Self::add_trusted_dep`], with `alone_config` used instead of `dep_config`
+    /// while this is the only external crate.
+    pub fn add_trusted_dep_alone_as(
+        &mut self,
+        dep: &str,
+        dep_config: &str,
+        alone_config: &str,
+    ) -> Result<(), Error> {
+        let mut external = ExternalCrate::new(dep.to_owned(), dep_config.to_owned())?;
+        external.alone = Some(ExternalCrate::new(dep.to_owned(), alone_config.to_owned())?.config);
+        self.external_deps.insert(dep.to_owned(), external);
+        Ok(())
+    }
+
     /// Adds a crate dependency at the specified local path
     pub fn add_local_dep(&mut self, dep: &str) -> Result<(), Error> {
         let name = cargo_metadata::parse_crate_name(dep)?;
@@ -1591,9 +1610,13 @@ impl ContextState {
     }
 
     pub(crate) fn format_cargo_deps(&self) -> String {
+        let alone = self.external_deps.len() == 1;
         self.external_deps
             .values()
-            .map(|krate| format!("{} = {}\n", krate.name, krate.config))
+            .map(|krate| {
+                let config = krate.alone.as_ref().filter(|_| alone).unwrap_or(&krate.config);
+                format!("{} = {}\n", krate.name, config)
+            })
             .collect::<Vec<_>>()
             .join("")
     }

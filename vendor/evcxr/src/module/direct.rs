@@ -56,20 +56,24 @@ pub(crate) fn record_and_run() -> ! {
     };
     let record = std::env::var_os(RECORD_ENV);
     let is_ctx = rest.windows(2).any(|w| w[0] == "--crate-name" && w[1] == CRATE_NAME);
+    let mut rest = rest.to_vec();
+    if is_ctx {
+        rest.extend(native_archives_of_dylibs(&rest));
+    }
     if let (Some(file), true) = (record, is_ctx) {
         let env = std::env::vars_os()
             .filter(|(k, _)| k != RECORD_ENV && k != WORKSPACE_WRAPPER_ENV)
             .map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect::<Option<Vec<_>>>();
         if let (Some(env), Ok(cwd)) = (env, std::env::current_dir()) {
-            let invocation = Invocation { program: program.clone(), args: rest.to_vec(), env, cwd };
+            let invocation = Invocation { program: program.clone(), args: rest.clone(), env, cwd };
             if let Ok(json) = serde_json::to_vec(&invocation) {
                 // Without a record the next cell goes through cargo: nothing is lost.
                 let _ = std::fs::write(file, json);
             }
         }
     }
-    let status = Command::new(program).args(rest).env_remove(RECORD_ENV).status();
+    let status = Command::new(program).args(&rest).env_remove(RECORD_ENV).status();
     match status {
         Ok(status) => std::process::exit(status.code().unwrap_or(1)),
         Err(error) => {
@@ -79,13 +83,41 @@ pub(crate) fn record_and_run() -> ! {
     }
 }
 
+/// Linker arguments naming the native static libraries that the build scripts of ctx's
+/// dependencies made (the `.a` files in their `-L native=` folders inside the build), when ctx
+/// links a Rust dylib. A dylib embeds its dependencies but exports only their Rust symbols;
+/// generic code the cell instantiates can call a `-sys` crate's C functions directly (tch's
+/// `atg_*`, for one), and those then come from the archive. The linker takes from an archive
+/// only the members that define a symbol still missing, so a cell that calls none links
+/// nothing more.
+fn native_archives_of_dylibs(args: &[String]) -> Vec<String> {
+    let links_dylib = args
+        .windows(2)
+        .any(|w| w[0] == "--extern" && w[1].ends_with(std::env::consts::DLL_SUFFIX));
+    let Some(cwd) = links_dylib.then(std::env::current_dir).and_then(Result::ok) else {
+        return Vec::new();
+    };
+    let mut archives: Vec<PathBuf> = args
+        .windows(2)
+        .filter(|w| w[0] == "-L")
+        .filter_map(|w| w[1].strip_prefix("native="))
+        .map(|dir| cwd.join(dir))
+        .filter(|dir| dir.starts_with(&cwd))
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flat_map(|entries| entries.flatten().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "a"))
+        .collect();
+    archives.sort();
+    archives.iter().map(|a| format!("-Clink-arg={}", a.display())).collect()
+}
+
 /// What a recorded command depends on: the manifests, the cargo command with its environment,
 /// and the newest modification time of each path dependency's files.
 pub(crate) fn key(config: &Config, command: &Command) -> String {
     let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
     let manifest = read(config.crate_dir().join("Cargo.toml"));
     let newest: Vec<Option<SystemTime>> =
-        path_dependencies(&manifest).iter().map(|d| newest_file(&config.crate_dir().join(d))).collect();
+        path_dependencies(config.crate_dir()).iter().map(|d| newest_file(d)).collect();
     format!(
         "{manifest}\n{}\n{command:?}\n{newest:?}",
         read(config.crate_dir().join(".cargo/config.toml"))
@@ -139,16 +171,35 @@ impl Direct {
     }
 }
 
-/// The directories of `path = "…"` dependencies in a Cargo.toml's [dependencies], as written
-/// (relative to the crate's directory unless absolute).
-fn path_dependencies(manifest: &str) -> Vec<PathBuf> {
+/// The directories of the crate's `path = "…"` dependencies and of theirs, in turn (a path
+/// dependency's own path dependencies are as much a part of the build).
+fn path_dependencies(crate_dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![crate_dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        for dep in manifest_path_dependencies(&manifest) {
+            let dep = dir.join(dep);
+            let dep = dep.canonicalize().unwrap_or(dep);
+            if !found.contains(&dep) {
+                found.push(dep.clone());
+                stack.push(dep);
+            }
+        }
+    }
+    found
+}
+
+/// The `path = "…"` entries of a Cargo.toml's [dependencies] and [build-dependencies], as
+/// written (relative to the crate's directory unless absolute).
+fn manifest_path_dependencies(manifest: &str) -> Vec<PathBuf> {
     let Ok(manifest) = manifest.parse::<toml::Table>() else {
         return Vec::new();
     };
-    let Some(deps) = manifest.get("dependencies").and_then(|d| d.as_table()) else {
-        return Vec::new();
-    };
-    deps.values()
+    ["dependencies", "build-dependencies"]
+        .iter()
+        .filter_map(|section| manifest.get(*section)?.as_table())
+        .flat_map(|deps| deps.values())
         .filter_map(|dep| dep.get("path")?.as_str().map(PathBuf::from))
         .collect()
 }

@@ -1,0 +1,2 @@
+//! The prelude, re-exported whole: see Cargo.toml.
+pub use tuna::*;
