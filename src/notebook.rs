@@ -99,6 +99,8 @@ pub fn run(input: &Path, output: Option<&Path>, allow_errors: bool) -> Result<i3
     let start = Instant::now();
     let mut engine = Engine::start(Arc::new(NotebookSink(outputs.clone())), Frontend::Notebook)?;
     engine.load_prelude()?;
+    // rust-analyzer (the types of new variables) warms up while the first cells compile.
+    engine.warm_analysis();
     eprintln!("tuna: kernel ready in {:.1} s", start.elapsed().as_secs_f64());
 
     let cells = notebook["cells"].as_array().context("the notebook has no `cells` list")?.clone();

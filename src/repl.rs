@@ -46,6 +46,7 @@ pub fn run() -> Result<()> {
     if let Err(e) = engine.load_prelude() {
         eprintln!("tuna: the prelude could not be loaded: {e:#}");
     }
+    engine.warm_analysis();
     // The child process gets Ctrl-C too (same process group) and raises its flag; this side
     // only has to start the grace period that restarts a cell which never checks.
     let interrupter = engine.interrupter();

@@ -141,6 +141,13 @@ impl RustAnalyzer {
         Ok(())
     }
 
+    /// tuna: computes what type queries need for every crate (name resolution, trait impls)
+    /// on `threads` threads. The first query otherwise does it on one thread, crate by crate.
+    pub(crate) fn prime_caches(&self, threads: usize) {
+        let crates = ra_ap_base_db::all_crates(self.analysis_host.raw_database());
+        let _ = self.analysis_host.analysis().parallel_prime_caches(&crates, threads, |_| {});
+    }
+
     /// Returns top-level variable names and their types in the specified function.
     pub(crate) fn top_level_variables(&self, function_name: &str) -> HashMap<String, VariableInfo> {
         use ra_ap_syntax::ast::HasModuleItem;
