@@ -100,6 +100,19 @@ fn wordpiece_trains_round_trips_and_saves() -> Result<()> {
 }
 
 #[test]
+fn wordpiece_ids_are_the_same_in_every_training() -> Result<()> {
+    // tokenizers' WordPieceTrainer meets tokens in hash-map order, which differs between maps
+    // and runs: it learned `##atio` in one training on this corpus and `##ation` in another.
+    let vocab = |tok: &Tokenizer| (0..tok.vocab_size() as u32).map(|i| tok.tokens(&[i])[0].clone()).collect::<Vec<_>>();
+    let first = vocab(&Tokenizer::train_wordpiece(&corpus(), 200)?);
+    assert_eq!(&first[..8], ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "!", ",", "."], "specials, then the alphabet in order");
+    for _ in 0..5 {
+        assert_eq!(vocab(&Tokenizer::train_wordpiece(&corpus(), 200)?), first);
+    }
+    Ok(())
+}
+
+#[test]
 fn byte_level_bpe_trains_and_round_trips_any_text() -> Result<()> {
     let tok = Tokenizer::train_bpe(&corpus(), 300)?;
     assert_eq!(tok.token_to_id("<|endoftext|>"), Some(0));

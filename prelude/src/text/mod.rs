@@ -4,6 +4,7 @@
 mod corpus;
 mod tokenizer;
 mod wiki;
+mod wordpiece_trainer;
 
 pub use corpus::{group_texts, text_blocks};
 pub use tokenizer::{Encoded, Padding, TextInput, Tokenizer};

@@ -20,9 +20,10 @@ use crate::data::{Dataset, Sample};
 use crate::display::escape_html;
 use crate::error::{Error, Result};
 use crate::interrupt;
+use super::wordpiece_trainer;
 use std::path::{Path, PathBuf};
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
-use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainerBuilder};
+use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::models::TrainerWrapper;
 use tokenizers::{
     AddedToken, EncodeInput, PaddingDirection, PaddingParams, PaddingStrategy, TruncationDirection,
@@ -142,21 +143,37 @@ impl Tokenizer {
         use tokenizers::normalizers::bert::BertNormalizer;
         use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
         use tokenizers::processors::template::TemplateProcessing;
+        use tokenizers::{Normalizer, PreTokenizer};
 
         let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
-        let model = WordPiece::builder().unk_token("[UNK]".into()).build().map_err(|e| tk_err("WordPiece", e))?;
+        // Learned by our own trainer, which gives the same ids for the same texts in every run
+        // (tokenizers' WordPieceTrainer does not: text/wordpiece_trainer.rs).
+        let normalizer = BertNormalizer::new(true, true, None, true);
+        let split = |text: &str| -> Result<Vec<String>> {
+            let mut normalized = tokenizers::NormalizedString::from(text);
+            normalizer.normalize(&mut normalized).map_err(|e| tk_err("normalising", e))?;
+            let mut words = tokenizers::PreTokenizedString::from(normalized);
+            BertPreTokenizer.pre_tokenize(&mut words).map_err(|e| tk_err("splitting words", e))?;
+            Ok(words
+                .get_splits(tokenizers::OffsetReferential::Original, tokenizers::OffsetType::Byte)
+                .into_iter()
+                .map(|(word, _, _)| word.to_owned())
+                .collect())
+        };
+        let words = wordpiece_trainer::count_words(texts, split)?;
+        let vocab: ahash::AHashMap<String, u32> =
+            wordpiece_trainer::learn_vocab(&words, &specials, vocab_size).into_iter().collect();
+        let model = WordPiece::builder()
+            .vocab(vocab)
+            .unk_token("[UNK]".into())
+            .continuing_subword_prefix("##".into())
+            .build()
+            .map_err(|e| tk_err("WordPiece", e))?;
         let mut inner = tokenizers::Tokenizer::new(model);
-        inner.with_normalizer(Some(BertNormalizer::new(true, true, None, true)));
+        inner.with_normalizer(Some(normalizer));
         inner.with_pre_tokenizer(Some(BertPreTokenizer));
         inner.with_decoder(Some(WordPieceDecoder::default()));
-        let mut trainer: TrainerWrapper = WordPieceTrainerBuilder::default()
-            .vocab_size(vocab_size)
-            .min_frequency(0)
-            .show_progress(false)
-            .special_tokens(specials.iter().map(|s| AddedToken::from(s.to_string(), true)).collect())
-            .build()
-            .into();
-        inner.train(&mut trainer, texts.iter()).map_err(|e| tk_err("training WordPiece", e))?;
+        inner.add_special_tokens(&specials.iter().map(|s| AddedToken::from(s.to_string(), true)).collect::<Vec<_>>());
         let id = |t: &str| inner.token_to_id(t).unwrap_or_default();
         let post = TemplateProcessing::builder()
             .try_single("[CLS]:0 $A:0 [SEP]:0")
