@@ -10,8 +10,11 @@ ENV := . scripts/env.sh && export TUNA_PRELUDE=$(CURDIR)/prelude &&
 ## notebook and its plots land in out/. The CI-sized run by default (minutes on 2 cores);
 ## `make demo FULL=1` runs the notebook's full protocol (4,000 tweets, 3 epochs each: about an hour).
 demo: setup
-	$(ENV) $(if $(FULL),,TUNA_QUICK=1) tuna run notebooks/03-sentiment.ipynb -o out/03-sentiment.ipynb
-	@echo "Executed notebook: out/03-sentiment.ipynb (plots beside it in out/)"
+	@start=$$SECONDS; $(ENV) $(if $(FULL),,TUNA_QUICK=1) tuna run notebooks/03-sentiment.ipynb -o out/03-sentiment.ipynb \
+	  || { echo "demo: the notebook failed; the executed part is in out/03-sentiment.ipynb, the error above"; exit 1; }; \
+	echo "demo: ran in $$((SECONDS - start)) s"; \
+	echo "Executed notebook: $(CURDIR)/out/03-sentiment.ipynb"; \
+	echo "Plots:"; ls -1 $(CURDIR)/out/03-sentiment*.png $(CURDIR)/out/03-sentiment*.svg 2>/dev/null | sed 's/^/  /' || true
 
 ## test: set up, then run every test (Rust unit and integration tests, kernel and notebook tests)
 test: setup

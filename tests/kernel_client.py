@@ -158,10 +158,19 @@ class Kernel:
     # -- starting and stopping ---------------------------------------------------------------
 
     @classmethod
-    def start(cls, directory: Path, **extra_env: str) -> "Kernel":
-        require_kernelspec()
-        km = KernelManager(kernel_name=KERNEL_NAME)
-        km.start_kernel(env=kernel_env(directory, **extra_env))
+    def start(cls, directory: Path, spec_dirs: list[str] | None = None, env: dict[str, str] | None = None,
+              **extra_env: str) -> "Kernel":
+        """Starts the kernelspec `tuna` Jupyter finds, or the one in `spec_dirs` (a folder of
+        kernelspecs, e.g. another venv's share/jupyter/kernels), with `env` (default: ours)."""
+        if spec_dirs is None:
+            require_kernelspec()
+            km = KernelManager(kernel_name=KERNEL_NAME)
+        else:
+            km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=spec_dirs))
+        env = dict(os.environ if env is None else env)
+        env["TUNA_HISTORY_FILE"] = str(directory / "history.jsonl")
+        env.update(extra_env)
+        km.start_kernel(env=env)
         kc = km.client()
         kc.start_channels()
         try:

@@ -132,7 +132,15 @@ impl<T: Render + ?Sized> __TunaFinalRender for &Final<'_, T> {
 #[doc(hidden)]
 #[inline(never)]
 pub fn print_final_bundle(bundle: MimeBundle) {
+    print_final_marker();
     evcxr_print(&bundle);
+}
+
+/// Tells the kernel that the content blocks that follow are the cell's final value (its
+/// `execute_result`); blocks printed without it are shown as `display_data` when printed.
+/// The same string as evcxr's `FINAL_VALUE_MARKER` (vendor/evcxr).
+fn print_final_marker() {
+    println!("\u{1e}EVCXR_FINAL_VALUE");
 }
 
 #[doc(hidden)]
@@ -154,6 +162,7 @@ impl<T: std::fmt::Debug + ?Sized> __TunaFinalDebug for Final<'_, T> {
 #[doc(hidden)]
 #[inline(never)]
 pub fn print_final_text(text: String) {
+    print_final_marker();
     evcxr_print(&MimeBundle::text(text));
 }
 

@@ -86,6 +86,8 @@ pub(crate) struct Config {
     /// Whether to pass -Ztime-passes to the compiler and print the result.
     /// Causes the nightly compiler, which must be installed to be selected.
     pub(crate) time_passes: bool,
+    /// tuna: see `can_probe_types`.
+    pub(crate) types_from_rustc: bool,
     pub(crate) linker: String,
     pub(crate) codegen_backend: Option<String>,
     pub(crate) sccache: Option<PathBuf>,
@@ -134,6 +136,7 @@ impl Config {
             opt_level: "2".to_owned(),
             error_fmt: &ERROR_FORMATS[0],
             time_passes: false,
+            types_from_rustc: true,
             linker: "system".to_owned(),
             cache_bytes: 0,
             sccache: None,
@@ -246,6 +249,14 @@ impl Config {
 
     pub(crate) fn crate_dir(&self) -> &Path {
         &self.tmpdir
+    }
+
+    /// tuna: whether new variables get their types from the cell's own compile (a probe that
+    /// rustc names the type of, see `probe_type`) rather than from rust-analyzer. Needs this
+    /// binary as ctx's rustc wrapper (module/direct.rs), which adds the flags that print full
+    /// paths to the cell's rustc only.
+    pub(crate) fn can_probe_types(&self) -> bool {
+        self.types_from_rustc && self.allow_static_linking && self.cache_bytes == 0 && self.sccache.is_none()
     }
 
     pub(crate) fn src_dir(&self) -> PathBuf {
@@ -897,7 +908,15 @@ impl EvalContext {
         callbacks: &mut EvalCallbacks,
     ) -> Result<ExecutionArtifacts, Error> {
         let code = state.code_to_compile(user_code, compilation_mode);
-        let so_file = self.module.compile(&code, &state.config)?;
+        let probe = state
+            .variable_states
+            .values()
+            .any(|v| v.move_state == VariableMoveState::New && v.type_name == INFERRED_TYPE);
+        let so_file = self.module.compile(&code, &state.config, probe)?;
+        if probe && compilation_mode != CompilationMode::NoCatchExpectError {
+            // tuna: before the cell runs, so that an unstorable variable stops it.
+            apply_probed_types(state, &so_file.diagnostics, &code)?;
+        }
 
         if compilation_mode == CompilationMode::NoCatchExpectError {
             // Uh-oh, caller was expecting an error, return OK and the caller can return the
@@ -908,7 +927,7 @@ impl EvalContext {
         }
         phases.phase_complete("Final compile");
 
-        let output = self.run_and_capture_output(state, &so_file, callbacks)?;
+        let output = self.run_and_capture_output(state, &so_file, &code, callbacks)?;
         Ok(ExecutionArtifacts { output })
     }
 
@@ -928,6 +947,13 @@ impl EvalContext {
         // `:dep` reads every dependency's sources, seconds).
         if !declares_top_level_variables(&code.code_string(), "evcxr_analysis_wrapper") {
             return Ok(());
+        }
+        // tuna: rustc names the types of new variables in the cell's own compile.
+        if state.config.can_probe_types() {
+            return Ok(());
+        }
+        if rust_analyzer_switched_off() {
+            bail!("rust-analyzer is switched off (TUNA_RUST_ANALYZER=0), and this configuration needs it for the types of new variables");
         }
         let mut analyzer = self.analyzer();
         analyzer.set_source(code.code_string())?;
@@ -980,6 +1006,7 @@ impl EvalContext {
         &mut self,
         state: &mut ContextState,
         so_file: &SoFile,
+        code: &CodeBlock,
         callbacks: &mut EvalCallbacks,
     ) -> Result<EvalOutputs, Error> {
         let mut output = EvalOutputs::new();
@@ -996,6 +1023,8 @@ impl EvalContext {
         state.build_num += 1;
 
         let mut got_panic = false;
+        // tuna: content blocks after this marker are the cell's final value.
+        let mut final_value = false;
         let mut lost_variables = Vec::new();
         static MIME_OUTPUT: Lazy<Regex> =
             Lazy::new(|| Regex::new("EVCXR_BEGIN_CONTENT ([^ ]+)").unwrap());
@@ -1014,7 +1043,12 @@ impl EvalContext {
                         prompt,
                         is_password,
                     }))?;
-            } else if line == evcxr_internal_runtime::USER_ERROR_OCCURRED {
+            } else if line.starts_with(evcxr_internal_runtime::USER_ERROR_OCCURRED) {
+                // tuna: the error is kept for the caller to report.
+                output.user_error = UserCodeError::parse(&line, |generated| match code.origin_for_line(generated) {
+                    (CodeKind::OriginalUserCode(meta), offset) => Some(meta.start_line + offset),
+                    _ => None,
+                });
                 // A question mark operator in user code triggered an early
                 // return. Any newly defined variables won't have been stored.
                 state
@@ -1026,6 +1060,24 @@ impl EvalContext {
                 line.strip_prefix(evcxr_internal_runtime::VARIABLE_CHANGED_TYPE)
             {
                 lost_variables.push(variable_name.to_owned());
+            } else if line == FINAL_VALUE_MARKER {
+                final_value = true;
+            } else if !final_value && line.starts_with("EVCXR_BEGIN_CONTENT ") {
+                // tuna: a block printed mid-cell (not the cell's final value) goes to the
+                // kernel with the other output, which shows it at once as `display_data`.
+                let _ = self.stdout_sender.send(line);
+                loop {
+                    let line = self.child_process.recv_line()?;
+                    if line == PANIC_NOTIFICATION {
+                        got_panic = true;
+                        break;
+                    }
+                    let end = line == "EVCXR_END_CONTENT";
+                    let _ = self.stdout_sender.send(line);
+                    if end {
+                        break;
+                    }
+                }
             } else if let Some(captures) = MIME_OUTPUT.captures(&line) {
                 let mime_type = captures[1].to_owned();
                 let mut content = String::new();
@@ -1151,6 +1203,84 @@ impl EvalContext {
     }
 }
 
+/// tuna: `TUNA_RUST_ANALYZER=0` switches rust-analyzer off (tests prove with it that cells
+/// never depend on it).
+pub fn rust_analyzer_switched_off() -> bool {
+    std::env::var_os("TUNA_RUST_ANALYZER").is_some_and(|v| v == "0")
+}
+
+/// tuna: the type of a new variable that rustc infers, named after the cell's compile by the
+/// probe's warning.
+pub(crate) const INFERRED_TYPE: &str = "_";
+
+/// tuna: sets the type of each new variable from the probe warnings in the compile's JSON
+/// diagnostics (rustc's own lines, or cargo's `compiler-message` records), and refuses the types
+/// that a later cell could not name (closures, `impl Trait`) with evcxr's messages.
+fn apply_probed_types(state: &mut ContextState, diagnostics: &str, code: &CodeBlock) -> Result<(), Error> {
+    for (variable, type_name) in probed_types(diagnostics, code) {
+        if type_name.contains("{closure") {
+            return Err(closure_error(&variable));
+        }
+        if type_name.contains('{') || type_name.split(|c: char| !c.is_alphanumeric()).any(|w| w == "impl") {
+            non_persistable_type_error(&variable, &type_name)?;
+        }
+        if let Some(state) = state.variable_states.get_mut(&variable) {
+            state.type_name = replace_reserved_words_in_type(&type_name);
+        }
+    }
+    for (name, variable) in &state.variable_states {
+        if variable.move_state == VariableMoveState::New && variable.type_name == INFERRED_TYPE {
+            bail!(
+                "Couldn't automatically determine type of variable `{}`.\n\
+                 Please give it an explicit type.",
+                name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// tuna: (variable, type) for each probe warning.
+fn probed_types(diagnostics: &str, code: &CodeBlock) -> Vec<(String, String)> {
+    const PREFIX: &str = "unused result of type `";
+    let mut found = Vec::new();
+    for line in diagnostics.lines() {
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let message = if json["reason"] == "compiler-message" { &json["message"] } else { &json };
+        let Some(text) = message["message"].as_str() else { continue };
+        let Some(quoted) = text.strip_prefix(PREFIX).and_then(|t| t.strip_suffix('`')) else { continue };
+        let Some(type_name) = ["std::marker::PhantomData<", "PhantomData<"]
+            .iter()
+            .find_map(|p| quoted.strip_prefix(p))
+            .and_then(|t| t.strip_suffix('>'))
+        else {
+            continue;
+        };
+        let Some(line_start) = message["spans"][0]["line_start"].as_u64() else { continue };
+        if let (CodeKind::PackVariable { variable_name }, _) = code.origin_for_line(line_start as usize) {
+            found.push((variable_name.clone(), rename_crates_back(type_name)));
+        }
+    }
+    found
+}
+
+/// tuna: rustc names a type by its crate's own name; a cell knows the crate by the name its
+/// dependency was given (the prelude's dylib, `tuna_dylib`, is `tuna` to a cell).
+fn rename_crates_back(type_name: &str) -> String {
+    type_name.replace("tuna_dylib::", "tuna::")
+}
+
+fn closure_error(variable_name: &str) -> Error {
+    Error::Message(format!(
+        "The variable `{}` is a closure, which cannot be persisted.\n\
+         You can however persist closures if you box them. e.g.:\n\
+         let f: Box<dyn Fn()> = Box::new(|| {{println!(\"foo\")}});\n\
+         Alternatively, you can prevent evcxr from attempting to persist\n\
+         the variable by wrapping your code in braces.",
+        variable_name
+    ))
+}
+
 fn non_persistable_type_error(variable_name: &str, actual_type: &str) -> Result<(), Error> {
     bail!(
         "The variable `{}` has type `{}` which cannot be persisted.\n\
@@ -1221,11 +1351,70 @@ impl PhaseDetailsBuilder {
     }
 }
 
+/// tuna: printed (by the prelude) before the content blocks of a cell's final value; blocks
+/// printed without it are output shown as it happens.
+pub const FINAL_VALUE_MARKER: &str = "\u{1e}EVCXR_FINAL_VALUE";
+
+/// tuna: the statement a cell runs before showing its final value.
+fn final_value_marker_statement() -> String {
+    format!("println!(\"{}\");", FINAL_VALUE_MARKER.escape_default())
+}
+
 #[derive(Default, Debug)]
 pub struct EvalOutputs {
     pub content_by_mime_type: HashMap<String, String>,
     pub timing: Option<Duration>,
     pub phases: Vec<PhaseDetails>,
+    /// tuna: the error a `?` in the cell's code returned, if one did.
+    pub user_error: Option<UserCodeError>,
+}
+
+/// tuna: an error returned through `?` by a cell's own code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCodeError {
+    /// The line of the cell (as evcxr received it, from 1) where the `?` was, when known.
+    pub line: Option<usize>,
+    /// `std::any::type_name` of the error.
+    pub type_name: String,
+    /// The error's message (its `Display`, alternate form: with its causes where it has them).
+    pub message: String,
+    /// The start of its `Debug` form, which names an enum's variant.
+    pub debug: String,
+}
+
+impl UserCodeError {
+    /// Parses the line `report_user_error` printed; `user_line` maps a line of the generated
+    /// crate to the cell's line.
+    fn parse(line: &str, user_line: impl Fn(usize) -> Option<usize>) -> Option<UserCodeError> {
+        let rest = line.strip_prefix(evcxr_internal_runtime::USER_ERROR_OCCURRED)?.strip_prefix('\t')?;
+        let mut fields = rest.splitn(4, '\t');
+        let generated_line = fields.next()?.parse().ok();
+        let mut next = || unescape(fields.next().unwrap_or(""));
+        Some(UserCodeError {
+            line: generated_line.and_then(user_line),
+            type_name: next(),
+            message: next(),
+            debug: next(),
+        })
+    }
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl EvalOutputs {
@@ -1234,6 +1423,7 @@ impl EvalOutputs {
             content_by_mime_type: HashMap::new(),
             timing: None,
             phases: Vec::new(),
+            user_error: None,
         }
     }
 
@@ -1266,6 +1456,10 @@ impl EvalOutputs {
             (t1, t2) => t1.or(t2),
         };
         self.phases.append(&mut other.phases);
+        // tuna: the cell's `?` error, if any.
+        if self.user_error.is_none() {
+            self.user_error = other.user_error;
+        }
     }
 }
 
@@ -1727,23 +1921,30 @@ impl ContextState {
     }
 
     fn error_trait_code(&self, for_analysis: bool) -> CodeBlock {
+        // tuna: the error is reported as the cell's error (see `report_user_error`), with the
+        // line of the `?` (`#[track_caller]` reaches through `?`'s `from_residual`), instead of
+        // a line on stderr in a cell that otherwise succeeded.
         CodeBlock::new().generated(format!(
             r#"
             struct EvcxrUserCodeError {{}}
-            impl<T: {}> From<T> for EvcxrUserCodeError {{
+            impl<T: {} + std::fmt::Debug> From<T> for EvcxrUserCodeError {{
+                #[track_caller]
                 fn from(error: T) -> Self {{
-                    eprintln!("{}", error);
                     {}
                     EvcxrUserCodeError {{}}
                 }}
             }}
         "#,
             self.config.error_fmt.format_trait,
-            self.config.error_fmt.format_str,
             if for_analysis {
-                ""
+                "let _ = error;".to_owned()
             } else {
-                "println!(\"{}\", evcxr_internal_runtime::USER_ERROR_OCCURRED);"
+                format!(
+                    "evcxr_internal_runtime::report_user_error(std::panic::Location::caller().line(), \
+                     std::any::type_name::<T>(), &format!(\"{}\", error), &format!(\"{{:?}}\", error));",
+                    // The alternate form carries the chain of causes for anyhow-style errors.
+                    if self.config.error_fmt.format_str == "{}" { "{:#}" } else { self.config.error_fmt.format_str }
+                )
             }
         ))
     }
@@ -1848,6 +2049,13 @@ impl ContextState {
         let mut statements = CodeBlock::new();
         for (var_name, var_state) in &self.variable_states {
             if var_state.move_state == move_state {
+                if var_state.type_name == INFERRED_TYPE {
+                    // tuna: before the store moves it. See `probe_type`.
+                    statements.pack_variable(
+                        var_name.clone(),
+                        format!("#[warn(unused_results)] {{ evcxr_internal_runtime::probe_type(&{var_name}); }}"),
+                    );
+                }
                 statements.pack_variable(
                     var_name.clone(),
                     format!(
@@ -1947,7 +2155,9 @@ impl ContextState {
                     if self.config.display_final_expression {
                         code_out = code_out.code_with_fallback(
                             // First we try calling .evcxr_display().
+                            // tuna: after the final-value marker (see FINAL_VALUE_MARKER).
                             CodeBlock::new()
+                                .generated(final_value_marker_statement())
                                 .generated("(")
                                 .with_segment(segment.clone())
                                 .generated(").evcxr_display();")
@@ -1955,6 +2165,7 @@ impl ContextState {
                             // If that fails, we try debug format.
                             if self.config.display_types {
                                 CodeBlock::new()
+                                .generated(final_value_marker_statement())
                                 .generated(SEND_TEXT_PLAIN_DEF)
                                 .generated(GET_TYPE_NAME_DEF)
                                 .generated("{ let r = &(")
@@ -1965,6 +2176,7 @@ impl ContextState {
                                 ))
                             } else {
                                 CodeBlock::new()
+                                .generated(final_value_marker_statement())
                                 .generated(SEND_TEXT_PLAIN_DEF)
                                 .generated(format!(
                                     "evcxr_send_text_plain(&format!(\"{}\",&(\n",
@@ -2136,6 +2348,8 @@ impl ContextState {
         // force the type if rustc is giving us a bad suggestion.
         let type_name = match opt_ty {
             Some(ty) if type_is_fully_specified(&ty) => format!("{}", AstNode::syntax(&ty).text()),
+            // tuna: inferred by rustc, and named by the probe (see `probe_type`).
+            _ if self.config.can_probe_types() => INFERRED_TYPE.to_owned(),
             _ => "String".to_owned(),
         };
         if let Some(name) = ast::HasName::name(&pat_ident) {

@@ -12,6 +12,25 @@
 pub const VARIABLE_CHANGED_TYPE: &str = "EVCXR_VARIABLE_CHANGED_TYPE:";
 pub const USER_ERROR_OCCURRED: &str = "EVCXR_ERROR_OCCURRED";
 
+/// tuna: names the type of a new variable. `#[warn(unused_results)] { probe_type(&x); }`
+/// makes rustc warn "unused result of type `PhantomData<T>`" with `T` as it inferred it;
+/// the kernel reads the type from that warning (see `ProbedType` in eval_context.rs).
+pub fn probe_type<T: ?Sized>(_: &T) -> std::marker::PhantomData<T> {
+    std::marker::PhantomData
+}
+
+/// tuna: a `?` in a cell returned an error. One line, tab-separated: the line of the generated
+/// crate where the `?` was, the error's type, its message and the start of its `Debug` form
+/// (which names an enum's variant), each escaped so that it stays on one line. The kernel reports
+/// it as the cell's error.
+pub fn report_user_error(line: u32, type_name: &str, message: &str, debug: &str) {
+    fn escape(text: &str) -> String {
+        text.replace('\\', "\\\\").replace('\n', "\\n").replace('\t', "\\t")
+    }
+    let debug: String = debug.chars().take(120).collect();
+    println!("{USER_ERROR_OCCURRED}\t{line}\t{}\t{}\t{}", escape(type_name), escape(message), escape(&debug));
+}
+
 pub struct VariableStore {
     variables: std::collections::HashMap<String, Box<dyn std::any::Any + 'static>>,
 }

@@ -36,6 +36,8 @@ pub use crate::eval_context::EvalCallbacks;
 pub use crate::eval_context::EvalContext;
 pub use crate::eval_context::EvalContextOutputs;
 pub use crate::eval_context::EvalOutputs;
+pub use crate::eval_context::UserCodeError;
+pub use crate::eval_context::rust_analyzer_switched_off;
 pub use crate::runtime::runtime_hook;
 pub use rust_analyzer::Completions;
 

@@ -175,10 +175,13 @@ impl Module {
         Ok(errors)
     }
 
+    /// Compiles the cell; with `probe_types`, rustc prints full type paths (see
+    /// `probe_type`), and its diagnostics come back with the shared object.
     pub(crate) fn compile(
         &mut self,
         code_block: &CodeBlock,
         config: &Config,
+        probe_types: bool,
     ) -> Result<SoFile, Error> {
         if self.last_allow_static == Some(!config.allow_static_linking) {
             // If allow_static_linking has changed, then we need to rebuild everything.
@@ -195,13 +198,18 @@ impl Module {
         let next_build_num = self.build_num + 1;
         // tuna: while nothing cargo checks has changed, rustc runs as cargo last ran it.
         let key = direct::key(config, &command);
-        let so_file = match self.direct.as_ref().filter(|d| d.is_valid_for(&key) && !config.time_passes) {
-            Some(direct) => direct.compile(code_block)?,
+        let (so_file, diagnostics) = match self.direct.as_ref().filter(|d| d.is_valid_for(&key) && !config.time_passes) {
+            Some(direct) => direct.compile(code_block, probe_types)?,
             None => {
                 direct::clear_record(config);
-                let so_file = self.compile_with_cargo(command, code_block, config)?;
+                let mut command = command;
+                if probe_types {
+                    // Set after the key: the wrapper adds the flags without recording them.
+                    direct::probe_types_with(&mut command);
+                }
+                let compiled = self.compile_with_cargo(command, code_block, config)?;
                 self.direct = direct::load(config, key);
-                so_file
+                compiled
             }
         };
 
@@ -218,6 +226,7 @@ impl Module {
 
         Ok(SoFile {
             path: copied_so_file,
+            diagnostics,
         })
     }
 
@@ -226,7 +235,7 @@ impl Module {
         mut command: Command,
         code_block: &CodeBlock,
         config: &Config,
-    ) -> Result<PathBuf, Error> {
+    ) -> Result<(PathBuf, String), Error> {
         let so_path_file = config.crate_dir().join(EXECUTION_SO_PATH_FILE);
         command.env(EXECUTION_SO_PATH_ENV, &so_path_file);
 
@@ -242,13 +251,14 @@ impl Module {
             eprintln!("{output}");
         }
 
-        Ok(match fs::read_to_string(&so_path_file) {
+        let path = match fs::read_to_string(&so_path_file) {
             Ok(path) => PathBuf::from(path),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 compiled_so_path(&cargo_output.stdout)?
             }
             Err(error) => return Err(error.into()),
-        })
+        };
+        Ok((path, String::from_utf8_lossy(&cargo_output.stdout).into_owned()))
     }
 
     fn write_code(&self, code_block: &CodeBlock, config: &Config) -> Result<(), Error> {
@@ -653,4 +663,6 @@ fn errors_from_cargo_output(
 
 pub(crate) struct SoFile {
     pub(crate) path: PathBuf,
+    /// tuna: the compile's JSON diagnostics (warnings included).
+    pub(crate) diagnostics: String,
 }

@@ -24,6 +24,22 @@ use std::time::SystemTime;
 pub(crate) const RECORD_ENV: &str = "EVCXR_RECORD_RUSTC";
 const RECORD_FILE: &str = ".evcxr-rustc.json";
 const WORKSPACE_WRAPPER_ENV: &str = "RUSTC_WORKSPACE_WRAPPER";
+/// Set on a cargo build whose ctx rustc is to print full type paths (see `PROBE_FLAGS`).
+const PROBE_ENV: &str = "EVCXR_PROBE_TYPES";
+/// rustc flags for a cell that declares variables: the probe's warning names each type by its
+/// full path (`std::collections::HashMap`, not `HashMap`, which the next cell could not
+/// resolve without a `use`), however long. They need RUSTC_BOOTSTRAP, given to that rustc only.
+const PROBE_FLAGS: [&str; 2] = ["-Ztrim-diagnostic-paths=no", "-Zwrite-long-types-to-disk=no"];
+
+/// Asks the wrapper to add `PROBE_FLAGS` to ctx's rustc on this cargo build.
+pub(crate) fn probe_types_with(command: &mut Command) {
+    command.env(PROBE_ENV, "1");
+}
+
+/// Adds the probe's flags and environment to a rustc command.
+fn add_probe_flags(command: &mut Command) {
+    command.args(PROBE_FLAGS).env("RUSTC_BOOTSTRAP", "1");
+}
 
 #[derive(Serialize, Deserialize)]
 struct Invocation {
@@ -62,7 +78,7 @@ pub(crate) fn record_and_run() -> ! {
     }
     if let (Some(file), true) = (record, is_ctx) {
         let env = std::env::vars_os()
-            .filter(|(k, _)| k != RECORD_ENV && k != WORKSPACE_WRAPPER_ENV)
+            .filter(|(k, _)| k != RECORD_ENV && k != WORKSPACE_WRAPPER_ENV && k != PROBE_ENV)
             .map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect::<Option<Vec<_>>>();
         if let (Some(env), Ok(cwd)) = (env, std::env::current_dir()) {
@@ -73,7 +89,12 @@ pub(crate) fn record_and_run() -> ! {
             }
         }
     }
-    let status = Command::new(program).args(&rest).env_remove(RECORD_ENV).status();
+    let mut rustc = Command::new(program);
+    rustc.args(&rest).env_remove(RECORD_ENV).env_remove(PROBE_ENV);
+    if is_ctx && std::env::var_os(PROBE_ENV).is_some() {
+        add_probe_flags(&mut rustc);
+    }
+    let status = rustc.status();
     match status {
         Ok(status) => std::process::exit(status.code().unwrap_or(1)),
         Err(error) => {
@@ -142,32 +163,31 @@ impl Direct {
     }
 
     /// Runs the recorded rustc on the cell's code (already written); returns the shared
-    /// object it linked.
-    pub(crate) fn compile(&self, code_block: &CodeBlock) -> Result<PathBuf, Error> {
+    /// object it linked and rustc's JSON diagnostics.
+    pub(crate) fn compile(&self, code_block: &CodeBlock, probe_types: bool) -> Result<(PathBuf, String), Error> {
         let inv = &self.invocation;
-        let output = Command::new(&inv.program)
-            .args(&inv.args)
-            .env_clear()
-            .envs(inv.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&inv.cwd)
-            .output()?;
+        let mut rustc = Command::new(&inv.program);
+        rustc.args(&inv.args).env_clear().envs(inv.env.iter().map(|(k, v)| (k, v))).current_dir(&inv.cwd);
+        if probe_types {
+            add_probe_flags(&mut rustc);
+        }
+        let output = rustc.output()?;
         if !output.status.success() {
             return Err(compile_error(&output, code_block));
         }
         // rustc announces each file it wrote: {"artifact": PATH, "emit": "link"}.
         let so_name = super::shared_object_name_from_crate_name(CRATE_NAME);
-        String::from_utf8_lossy(&output.stderr)
+        let diagnostics = String::from_utf8_lossy(&output.stderr).into_owned();
+        let path = diagnostics
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter(|json| json["emit"] == "link")
             .filter_map(|json| json["artifact"].as_str().map(|p| inv.cwd.join(p)))
             .find(|path| path.file_name().is_some_and(|n| n.to_str() == Some(so_name.as_str())))
             .ok_or_else(|| {
-                Error::Message(format!(
-                    "rustc did not report the shared object {so_name}:\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                ))
-            })
+                Error::Message(format!("rustc did not report the shared object {so_name}:\n{diagnostics}"))
+            })?;
+        Ok((path, diagnostics))
     }
 }
 
