@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 results=$(mktemp)
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 
 echo "== kernel start-up and cell latency vs evcxr_jupyter 0.22" >&2
 EVCXR_JUPYTER="$TUNA_CACHE/evcxr_jupyter/bin/evcxr_jupyter"
@@ -27,8 +28,18 @@ for bench in benches/*.sh; do
   bash "$bench" | tee -a "$results"
 done
 
-python - "$results" <<'PY'
-import json, sys
+python - "$results" "$load_before" <<'PY'
+import json, os, platform, subprocess, sys
+
+def run(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.strip()
+    except OSError:
+        return ""
+
+def version(module):
+    return run(sys.executable, "-c", f"import {module}; print({module}.__version__)")
+
 entries = []
 for line in open(sys.argv[1]):
     try:
@@ -37,8 +48,28 @@ for line in open(sys.argv[1]):
         continue
     if "ratio" in d:
         entries.append(d)
-json.dump(entries, open("bench-results.json", "w"), indent=1)
+cpuinfo = open("/proc/cpuinfo").read()
+flags = next((l.split(":", 1)[1].split() for l in cpuinfo.splitlines() if l.startswith("flags")), [])
+model = next((l.split(":", 1)[1].strip() for l in cpuinfo.splitlines() if l.startswith("model name")), platform.processor())
+# What two result files need to be compared honestly: the machine, its load, both sides' versions.
+machine = {
+    "cpu": model,
+    "cpu_flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "sse4"))),
+    "bf16_units": any(f in flags for f in ("avx512_bf16", "amx_bf16")),
+    "cores": os.cpu_count(),
+    "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())),
+    "load_average_before": float(sys.argv[2]),
+    "load_average_after": os.getloadavg()[0],
+    "tuna_commit": run("git", "rev-parse", "--short", "HEAD"),
+    "rustc": run("rustc", "--version"),
+    "torch": version("torch"),
+    "transformers": version("transformers"),
+    "peft": version("peft"),
+    "python": platform.python_version(),
+}
+json.dump({"machine": machine, "results": entries}, open("bench-results.json", "w"), indent=1)
 print("\nbench-results.json:")
+print(f"  {machine['cpu']}, {machine['cores']} cores, bf16 units: {machine['bf16_units']}, load {machine['load_average_before']} -> {machine['load_average_after']:.2f}")
 for e in entries:
     print(f"  {e['name']:<22} tuna {e['rust']:>10} {e['unit']:<10} reference {e['python']:>10}   ratio {e['ratio']}")
 PY

@@ -129,7 +129,7 @@ def test_setup_from_an_empty_cache_installs_a_working_kernel(tmp_path):
     try:
         first = kernel.execute("let t = Tensor::from_slice(&[1.0f32, 2.0, 3.5]);\n(&t * 2.0).sum(Kind::Float).double_value(&[])", timeout=FIRST_CELL_TIMEOUT)
         first.assert_ok()
-        assert first.result() == "13.0", first.describe()
+        assert first.result == "13.0", first.describe()
     finally:
         kernel.shutdown()
     # The new venv is 5 GB: do not leave it in /tmp.
