@@ -101,8 +101,16 @@ def test_an_interrupted_data_fetch_is_redone(tmp_path):
     assert again.returncode == 0 and "fetched" not in again.stdout, again.stdout + again.stderr
 
 
-def test_setup_from_an_empty_cache_installs_a_working_kernel(tmp_path):
+@pytest.fixture
+def empty_cache(tmp_path):
+    """An empty TUNA_CACHE, removed afterwards whatever happened: its venv is 5 GB."""
     cache = tmp_path / "cache"
+    yield cache
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+def test_setup_from_an_empty_cache_installs_a_working_kernel(tmp_path, empty_cache):
+    cache = empty_cache
     env = clean_env(
         cache,
         PIP_CACHE_DIR=os.environ["PIP_CACHE_DIR"],
@@ -132,5 +140,3 @@ def test_setup_from_an_empty_cache_installs_a_working_kernel(tmp_path):
         assert first.result == "13.0", first.describe()
     finally:
         kernel.shutdown()
-    # The new venv is 5 GB: do not leave it in /tmp.
-    shutil.rmtree(cache, ignore_errors=True)
