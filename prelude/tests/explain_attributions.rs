@@ -2,9 +2,12 @@
 //! with more steps; they are exact for a quadratic; they leave the parameters' gradients alone.
 //! Saliency maps have the right shape and equal finite differences of the target logit.
 
+#[path = "margin_support/mod.rs"]
+mod margin_support;
 #[path = "models_support/mod.rs"]
 mod models_support;
 
+use margin_support::{assert_above, assert_below, seeded};
 use models_support::fixture;
 use tch::{Device, Kind, Tensor};
 use tuna::models::*;
@@ -54,8 +57,10 @@ fn token_attributions_add_up_to_the_logit_difference() -> Result<()> {
     let a = bert_integrated_gradients(&model, &tok, "what a lovely day", Some(1), 256, Baseline::Pad)?;
     let delta = a.f_input - a.f_baseline;
     println!("IG: f(x) − f(b) = {delta:.5}, gap 2 steps {:.2e}, 256 steps {:.2e}; {:?}", gaps[0], gaps[1], a.ranked());
-    assert!(delta.abs() > 0.05, "the baseline must change the logit for the test to mean anything");
-    assert!(gaps[1] < 0.01 * delta.abs().max(1e-3), "completeness: gap {} vs Δ {delta}", gaps[1]);
+    const TEST: &str = "token_attributions_add_up_to_the_logit_difference";
+    // The baseline must change the logit for the test to mean anything.
+    assert_above(TEST, "|f(x) − f(baseline)|", delta.abs(), 0.05, f64::NAN);
+    assert_below(TEST, "completeness gap / |Δ|, 256 steps", gaps[1] / delta.abs().max(1e-3), 0.01, f64::NAN);
     assert!(gaps[1] < gaps[0], "more steps, smaller gap: {gaps:?}");
     assert_eq!(a.tokens.len(), a.scores.len());
     assert_eq!((a.tokens[0].as_str(), a.target), ("[CLS]", 1));
@@ -64,7 +69,8 @@ fn token_attributions_add_up_to_the_logit_difference() -> Result<()> {
     assert!(a.html().contains("lovely") && a.html().contains("background:rgb("));
     // Zero baseline and the predicted class work too; a class that does not exist is refused.
     let z = bert_integrated_gradients(&model, &tok, "the movie was great", None, 256, Baseline::Zero)?;
-    assert!(z.completeness_gap().abs() < 0.02 * (z.f_input - z.f_baseline).abs().max(1e-3), "zero baseline: gap {} vs Δ {}", z.completeness_gap(), z.f_input - z.f_baseline);
+    let zero_gap = z.completeness_gap().abs() / (z.f_input - z.f_baseline).abs().max(1e-3);
+    assert_below(TEST, "completeness gap / |Δ|, zero baseline", zero_gap, 0.02, f64::NAN);
     let err = bert_integrated_gradients(&model, &tok, "x", Some(7), 4, Baseline::Pad).unwrap_err().to_string();
     assert!(err.contains("3 classes"), "{err}");
     // Gradients went to the inputs only.
@@ -75,7 +81,8 @@ fn token_attributions_add_up_to_the_logit_difference() -> Result<()> {
 #[test]
 fn vit_saliency_matches_finite_differences_and_ig_completes() -> Result<()> {
     let model = ViTForImageClassification::from_pretrained(fixture("vit"))?;
-    tch::manual_seed(3);
+    const TEST: &str = "vit_saliency_matches_finite_differences_and_ig_completes";
+    tch::manual_seed(seeded(3) as i64);
     let images = Tensor::randn([2, 3, 16, 16], (Kind::Float, Device::Cpu));
     let logits = |x: &Tensor| model.forward(x);
     let sal = vanilla_gradient(logits, &images, Some(&[1, 4]))?;
@@ -95,7 +102,7 @@ fn vit_saliency_matches_finite_differences_and_ig_completes() -> Result<()> {
         .fold(0.0, f64::max);
     let g = sal.double_value(&[0, y, x]);
     println!("saliency {g:.5} vs finite difference {fd:.5}");
-    assert!((g - fd).abs() < 0.02 * fd.max(1e-3) + 1e-4, "{g} vs {fd}");
+    assert_below(TEST, "|saliency − finite difference| / tolerance", (g - fd).abs() / (0.02 * fd.max(1e-3) + 1e-4), 1.0, f64::NAN);
 
     let ig = image_integrated_gradients(logits, &images, None, 0.0, 48)?;
     assert_eq!(ig.size(), [2, 3, 16, 16]);
@@ -104,7 +111,7 @@ fn vit_saliency_matches_finite_differences_and_ig_completes() -> Result<()> {
     let delta = tch::no_grad(|| model.forward(&images.get(0).unsqueeze(0)).double_value(&[0, k]) - model.forward(&images.get(0).unsqueeze(0).zeros_like()).double_value(&[0, k]));
     let sum = ig.get(0).sum(Kind::Double).double_value(&[]);
     println!("pixel IG: Σ {sum:.5} vs Δ {delta:.5}");
-    assert!((sum - delta).abs() < 0.02 * delta.abs().max(1e-2), "{sum} vs {delta}");
+    assert_below(TEST, "|Σ IG − Δ| / |Δ|", (sum - delta).abs() / delta.abs().max(1e-2), 0.02, f64::NAN);
     assert!(vanilla_gradient(logits, &images.get(0), None).unwrap_err().to_string().contains("(N, C, H, W)"));
     Ok(())
 }

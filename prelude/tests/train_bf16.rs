@@ -25,12 +25,13 @@ fn autocast_turns_cpu_matmuls_into_bf16_and_back() {
 #[test]
 fn a_bf16_run_follows_the_f32_run() -> Result<()> {
     let _lock = locked();
-    let train = counting(128, 3, 1)?;
+    const TEST: &str = "a_bf16_run_follows_the_f32_run";
+    let train = counting(128, 3, seeded(1))?;
     let mut losses = Vec::new();
     for bf16 in [false, true] {
-        tch::manual_seed(0);
+        tch::manual_seed(seeded(0) as i64);
         let model = BertForSequenceClassification::new(tiny_bert(3))?;
-        let mut trainer = Trainer::new(model, ToyClassification).max_steps(8).batch_size(16).lr(3e-3).bf16(bf16).live_plot(false);
+        let mut trainer = Trainer::new(model, ToyClassification).seed(seeded(42)).max_steps(8).batch_size(16).lr(3e-3).bf16(bf16).live_plot(false);
         let run = trainer.fit(&train, None)?;
         for (name, t) in trainer.model().var_store().variables() {
             assert_eq!(t.kind(), Kind::Float, "{name}: master weights must stay f32");
@@ -40,9 +41,10 @@ fn a_bf16_run_follows_the_f32_run() -> Result<()> {
     let (f32s, bf16s) = (&losses[0], &losses[1]);
     println!("f32  {f32s:.4?}\nbf16 {bf16s:.4?}");
     assert_ne!(f32s, bf16s, "the bf16 run computed exactly the f32 numbers: autocast was not on");
-    for (step, (a, b)) in f32s.iter().zip(bf16s).enumerate() {
-        assert!((a - b).abs() < 0.03 * a.abs().max(1.0), "step {}: f32 loss {a:.4}, bf16 {b:.4}", step + 1);
-    }
-    assert!(bf16s[7] < bf16s[0], "the bf16 run did not learn: {bf16s:?}");
+    let gaps: Vec<f64> = f32s.iter().zip(bf16s).map(|(a, b)| (a - b).abs() / a.abs().max(1.0)).collect();
+    let worst = gaps.iter().copied().fold(0.0, f64::max);
+    assert_below(TEST, "largest relative gap bf16 vs f32 loss", worst, 0.03, f64::NAN);
+    // Chance: a run that does not learn ends where it began (ratio 1).
+    assert_below(TEST, "bf16 loss at step 8 / step 1", bf16s[7] / bf16s[0], 1.0, 1.0);
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 mod train_support;
 
-use train_support::locked;
+use train_support::{assert_above, assert_below, locked, seeded};
 use tuna::data::{Dataset, Image, ImageBatch, Transforms, TwoViews};
 use tuna::models::{ModelConfig, PretrainedModel, ViTConfig, ViTForImageClassification};
 use tuna::train::{Run, Trainer, ViTForSimCLR, ViTMAEConfig, ViTMAEForPreTraining};
@@ -50,20 +50,24 @@ fn tiny_vit(classes: usize) -> ViTConfig {
 
 #[test]
 fn image_classification_converges_and_ranks() -> Result<()> {
+    const TEST: &str = "image_classification_converges_and_ranks";
     let _lock = locked();
-    tch::manual_seed(0);
-    let (train, valid) = (rectangles(512, 1, true)?, rectangles(128, 2, true)?);
+    tch::manual_seed(seeded(0) as i64);
+    let (train, valid) = (rectangles(512, seeded(1), true)?, rectangles(128, seeded(2), true)?);
     let model = ViTForImageClassification::new(tiny_vit(4))?;
-    let mut trainer = Trainer::new(model, ImageBatch::default()).epochs(8).batch_size(32).lr(3e-3).warmup_ratio(0.1).live_plot(false);
+    // lr 3e-3 and 8 epochs left the training loss at 0.41 on one seed (bound 0.4); lr 1e-3 and 10
+    // epochs leave at most 0.32 over the seeds tried.
+    let mut trainer = Trainer::new(model, ImageBatch::default()).seed(seeded(42)).epochs(10).batch_size(32).lr(1e-3).warmup_ratio(0.1).live_plot(false);
     let run = trainer.fit(&train, Some(&valid))?;
     let (first, last) = (run.history.steps[0].loss, mean_last(&run, 8));
     let eval = run.last_eval.expect("evaluated each epoch");
     println!("image classification: loss {first:.3} → {last:.3}\n{}", eval.text());
-    assert_eq!(run.step, 128);
-    assert!(last < 0.4, "loss {last} after 128 steps (started at {first})");
-    assert!(eval.metric("accuracy").unwrap() > 0.75, "chance is 0.25: {}", eval.text());
+    assert_eq!(run.step, 160);
+    // Chance: ln 4 = 1.39 (loss), 0.25 (accuracy), 0.5 (ROC-AUC).
+    assert_below(TEST, "loss after 160 steps", last, 0.4, 4f64.ln());
+    assert_above(TEST, "accuracy", eval.metric("accuracy").unwrap(), 0.75, 0.25);
     // Scores rank well too: one-vs-rest ROC-AUC and top-3 accuracy come with the evaluation.
-    assert!(eval.metric("roc_auc").unwrap() > 0.95, "{}", eval.text());
+    assert_above(TEST, "roc_auc", eval.metric("roc_auc").unwrap(), 0.95, 0.5);
     assert!(eval.metric("top3_accuracy").unwrap() >= eval.metric("accuracy").unwrap());
     let curve = eval.roc_curve(3);
     assert!(curve.len() > 2 && curve.last().map(|p| (p.fpr, p.tpr)) == Some((1.0, 1.0)), "{curve:?}");
@@ -72,20 +76,25 @@ fn image_classification_converges_and_ranks() -> Result<()> {
 
 #[test]
 fn simclr_views_learn_to_find_their_twin() -> Result<()> {
+    const TEST: &str = "simclr_views_learn_to_find_their_twin";
     let _lock = locked();
-    tch::manual_seed(0);
-    let train = rectangles(512, 3, true)?;
-    let model = ViTForSimCLR::new(ViTConfig::tiny())?.temperature(0.2);
+    tch::manual_seed(seeded(0) as i64);
+    let train = rectangles(512, seeded(3), true)?;
+    let model = ViTForSimCLR::new(ViTConfig::tiny())?.temperature(0.1);
     let views = TwoViews::new(Transforms::new().random_resized_crop(28, 28, (0.8, 1.0)));
-    let mut trainer = Trainer::new(model, views).max_steps(100).batch_size(32).lr(3e-3).live_plot(false);
-    let run = trainer.fit(&train, Some(&rectangles(64, 4, true)?))?;
+    // lr 3e-3 without warm-up at temperature 0.2 learnt too slowly for the seed to stop mattering:
+    // twin accuracy 0.11–0.27 after 100 steps over seeds and CPU kernels (0.14 on two machines).
+    // This recipe reaches 0.67–0.69 on every seed tried; 256 held-out images (8 batches of 32)
+    // make the accuracy a less noisy measurement than 64 did.
+    let mut trainer = Trainer::new(model, views).seed(seeded(42)).max_steps(150).batch_size(32).lr(1e-3).warmup_ratio(0.1).live_plot(false);
+    let run = trainer.fit(&train, Some(&rectangles(256, seeded(4), true)?))?;
     let (first, last) = (run.history.steps[0].loss, mean_last(&run, 8));
     let eval = run.last_eval.expect("evaluated at the end");
     println!("SimCLR: loss {first:.3} → {last:.3}\n{}", eval.text());
     // Chance is ln(63) = 4.14 for a batch of 32 (63 candidates per view).
-    assert!(first > 3.0, "starts near chance: {first}");
-    assert!(last < 3.0, "NT-Xent {last} after 100 steps");
-    assert!(eval.metric("accuracy").unwrap() > 0.15, "twin found (chance 1/63): {}", eval.text());
+    assert_above(TEST, "first NT-Xent (starts near chance)", first, 3.0, 63f64.ln());
+    assert_below(TEST, "NT-Xent after 150 steps", last, 2.5, 63f64.ln());
+    assert_above(TEST, "twin accuracy", eval.metric("accuracy").unwrap(), 0.3, 1.0 / 63.0);
     assert!(eval.metric("perplexity").is_none());
     Ok(())
 }
@@ -93,16 +102,17 @@ fn simclr_views_learn_to_find_their_twin() -> Result<()> {
 #[test]
 fn mae_reconstructs_masked_patches_and_its_encoder_transfers() -> Result<()> {
     let _lock = locked();
-    tch::manual_seed(0);
-    let train = tuna::data::fashion_mnist(tuna::data::Split::Test)?.subsample(512, 0)?;
+    tch::manual_seed(seeded(0) as i64);
+    let train = tuna::data::fashion_mnist(tuna::data::Split::Test)?.subsample(512, seeded(0))?;
     // Raw-pixel targets: the per-patch normalised ones of the default learn too slowly on a
     // tiny model to show in seconds.
     let model = ViTMAEForPreTraining::new(ViTMAEConfig { norm_pix_loss: false, ..ViTMAEConfig::tiny() })?;
-    let mut trainer = Trainer::new(model, ImageBatch::default()).max_steps(200).batch_size(32).lr(1e-3).warmup_ratio(0.1).live_plot(false);
+    let mut trainer = Trainer::new(model, ImageBatch::default()).seed(seeded(42)).max_steps(200).batch_size(32).lr(1e-3).warmup_ratio(0.1).live_plot(false);
     let run = trainer.fit(&train, None)?;
     let (first, last) = (run.history.steps[0].loss, mean_last(&run, 8));
     println!("MAE: loss {first:.3} → {last:.3}");
-    assert!(last < 0.5 * first, "loss {last} after 200 steps (started at {first})");
+    // Chance: an untrained decoder keeps the loss where it started (ratio 1).
+    assert_below("mae_reconstructs_masked_patches_and_its_encoder_transfers", "loss after 200 steps / first loss", last / first, 0.5, 1.0);
 
     // 75 % of the 49 patches are removed; the loss only counts those.
     let pixels = tuna::data::Collate::collate(&ImageBatch::default(), &train.iter().take(4).collect::<Vec<_>>(), 0)?;

@@ -9,6 +9,10 @@ use tuna::data::{Batch, Collate, Dataset};
 use tuna::models::{BertConfig, GPT2Config};
 use tuna::Result;
 
+#[path = "../margin_support/mod.rs"]
+mod margin_support;
+pub use margin_support::*;
+
 /// The stop flag and libtorch's random generator are process-wide and tests run on parallel
 /// threads: every test that seeds, initialises a model, trains or raises the flag holds this.
 pub static PROCESS_LOCK: Mutex<()> = Mutex::new(());
@@ -107,7 +111,7 @@ impl Collate<Row> for ToyCausalLm {
     }
 }
 
-/// Holds [`PROCESS_LOCK`] with the stop flag lowered and one libtorch thread.
+/// Holds [`PROCESS_LOCK`] with the stop flag lowered and one libtorch thread (see [`one_thread`]).
 pub fn locked() -> std::sync::MutexGuard<'static, ()> {
     let guard = PROCESS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     tuna::interrupt::clear();
@@ -127,9 +131,10 @@ pub fn same_weights(a: &[(String, Tensor)], b: &[(String, Tensor)]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|((n, x), (m, y))| n == m && x.equal(y))
 }
 
-/// One libtorch thread: these models are tiny and the test machine is shared.
+/// One libtorch thread: these models are tiny and the test machine is shared
+/// (`TUNA_TEST_THREADS` asks for more, see [`test_threads`]).
 pub fn one_thread() {
-    tch::set_num_threads(1);
+    tch::set_num_threads(test_threads());
 }
 
 /// BERT small enough to train in a second: 2 layers, hidden 32, the toy vocabulary, no dropout
