@@ -140,3 +140,23 @@ fetch_bible() {
   echo "fetched bible-kjv-text -> $dest"
 }
 if wanted bible; then fetch_bible; fi
+
+# Brain MRI templates from Debian's mricron-data: the Colin27 T1 (ch2, ch2bet: 181x217x181, 1 mm,
+# uint8) and atlases on the same grid (AAL's 116 regions with names in aal.nii.txt, Brodmann,
+# Harvard-Oxford, JHU white matter), plus the package's copyright file. Debian's copyright file
+# puts the whole package (templates included) under BSD-3-clause, (c) Chris Rorden; the AAL
+# atlas's authors ask that it be cited (Tzourio-Mazoyer et al., NeuroImage 2002).
+fetch_mricron() {
+  local dest="$TUNA_DATA/mricron"
+  [ -e "$dest/.complete" ] && return 0
+  local tmp; tmp=$(mktemp -d "$dest.partial.XXXXXX")
+  debs_extract "$tmp/debs" mricron-data
+  mv "$tmp"/debs/root/usr/share/mricron/templates "$tmp/templates"
+  cp "$tmp/debs/root/usr/share/doc/mricron-data/copyright" "$tmp/COPYRIGHT"
+  for f in "$tmp"/templates/*.gz; do gzip -t "$f"; done
+  rm -rf "$tmp/debs"
+  echo mricron-data > "$tmp/.complete"
+  publish "$tmp" "$dest"
+  echo "fetched mricron-data -> $dest"
+}
+if wanted mricron; then fetch_mricron; fi

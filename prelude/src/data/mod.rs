@@ -1,5 +1,6 @@
 //! Data: datasets in memory (real ones by name, the user's own files), image transforms,
-//! collators that turn rows into batches for each objective, and a prefetching loader.
+//! collators that turn rows into batches for each objective, a prefetching loader, and NIfTI
+//! volumes with label maps sliced into segmentation datasets.
 
 mod collate;
 mod dataset;
@@ -9,6 +10,7 @@ mod loader;
 mod pixels;
 mod sources;
 mod vision;
+mod volume;
 
 pub use collate::{Batch, CausalLm, Classification, Collate, MaskedLm};
 pub use dataset::{Dataset, Sample, Source};
@@ -21,3 +23,4 @@ pub use sources::{
     Split, FASHION_MNIST_CLASSES,
 };
 pub use vision::{ImageBatch, TwoViews};
+pub use volume::{aal_lobes, Affine, Interpolation, LabelMap, Normalize, PairTransforms, Regroup, SegmentationBatch, SlicePair, Slices, Volume};
