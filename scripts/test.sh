@@ -31,6 +31,10 @@ cargo_test() {
 
 # One package per command (see scripts/setup.sh for why).
 group "cargo test -p tuna-kernel" cargo_test -p tuna-kernel
+# vendor/evcxr is evcxr 0.22.0 plus vendor/evcxr/tuna.patch, every hunk marked; and the
+# replayed rustc command's key (vendor/evcxr/src/module/direct.rs).
+group "evcxr patch" bash scripts/evcxr-patch.sh check
+group "cargo test -p evcxr (module::direct)" cargo_test -p evcxr --lib module::direct
 # The prelude's tests run one at a time: several seed libtorch's global random generator and
 # expect its numbers, which a test running beside them would draw away (and on 2 cores the
 # serial run is no slower: 69 s against 78 s).

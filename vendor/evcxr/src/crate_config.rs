@@ -82,6 +82,7 @@ fn escape_toml_string(string: &str) -> String {
 impl ExternalCrate {
     pub(crate) fn new(name: String, config: String) -> Result<ExternalCrate, Error> {
         let config = make_paths_absolute(config)?;
+        // tuna: no config of its own for when it is the only dependency.
         Ok(ExternalCrate { name, config, alone: None })
     }
 }

@@ -136,7 +136,7 @@ impl Config {
             opt_level: "2".to_owned(),
             error_fmt: &ERROR_FORMATS[0],
             time_passes: false,
-            types_from_rustc: true,
+            types_from_rustc: true, // tuna: see `can_probe_types`.
             linker: "system".to_owned(),
             cache_bytes: 0,
             sccache: None,
@@ -677,6 +677,7 @@ impl EvalContext {
             s.insert_str(wrapped_offset, "<|>");
             println!("=========\n{s}\n==========");
         }
+        // tuna: the analysis is the caller's (`completions`, or `warm_analysis` on its thread).
         Ok((code, wrapped_offset))
     }
 
@@ -694,6 +695,7 @@ impl EvalContext {
         let (user_code, code_info) = CodeBlock::from_original_user_code(&modified_code);
         let user_code = state.apply(user_code, &code_info.nodes)?;
         let pad_code = state.analysis_code(user_code);
+        // tuna: rust-analyzer is behind a lock (see `warm_analysis`).
         let mut analyzer = self.analyzer();
         analyzer.set_source(pad_code.code_string())?;
         let wrapped_offset = pad_code.user_offset_to_output_offset(hover_offset)? as u32;
@@ -927,6 +929,7 @@ impl EvalContext {
         }
         phases.phase_complete("Final compile");
 
+        // tuna: the code maps a `?` error's line back to the user's (see `UserCodeError`).
         let output = self.run_and_capture_output(state, &so_file, &code, callbacks)?;
         Ok(ExecutionArtifacts { output })
     }
@@ -1006,7 +1009,7 @@ impl EvalContext {
         &mut self,
         state: &mut ContextState,
         so_file: &SoFile,
-        code: &CodeBlock,
+        code: &CodeBlock, // tuna: see `UserCodeError::parse`.
         callbacks: &mut EvalCallbacks,
     ) -> Result<EvalOutputs, Error> {
         let mut output = EvalOutputs::new();
@@ -1423,7 +1426,7 @@ impl EvalOutputs {
             content_by_mime_type: HashMap::new(),
             timing: None,
             phases: Vec::new(),
-            user_error: None,
+            user_error: None, // tuna: see `user_error`.
         }
     }
 
@@ -1824,6 +1827,7 @@ impl ContextState {
     }
 
     pub(crate) fn format_cargo_deps(&self) -> String {
+        // tuna: a dependency's `alone` config applies while it is the only one.
         let alone = self.external_deps.len() == 1;
         self.external_deps
             .values()
@@ -2165,7 +2169,7 @@ impl ContextState {
                             // If that fails, we try debug format.
                             if self.config.display_types {
                                 CodeBlock::new()
-                                .generated(final_value_marker_statement())
+                                .generated(final_value_marker_statement()) // tuna: as above.
                                 .generated(SEND_TEXT_PLAIN_DEF)
                                 .generated(GET_TYPE_NAME_DEF)
                                 .generated("{ let r = &(")
@@ -2176,7 +2180,7 @@ impl ContextState {
                                 ))
                             } else {
                                 CodeBlock::new()
-                                .generated(final_value_marker_statement())
+                                .generated(final_value_marker_statement()) // tuna: as above.
                                 .generated(SEND_TEXT_PLAIN_DEF)
                                 .generated(format!(
                                     "evcxr_send_text_plain(&format!(\"{}\",&(\n",

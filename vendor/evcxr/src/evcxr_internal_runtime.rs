@@ -14,7 +14,7 @@ pub const USER_ERROR_OCCURRED: &str = "EVCXR_ERROR_OCCURRED";
 
 /// tuna: names the type of a new variable. `#[warn(unused_results)] { probe_type(&x); }`
 /// makes rustc warn "unused result of type `PhantomData<T>`" with `T` as it inferred it;
-/// the kernel reads the type from that warning (see `ProbedType` in eval_context.rs).
+/// the kernel reads the type from that warning (see `apply_probed_types` in eval_context.rs).
 pub fn probe_type<T: ?Sized>(_: &T) -> std::marker::PhantomData<T> {
     std::marker::PhantomData
 }

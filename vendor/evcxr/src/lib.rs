@@ -36,6 +36,7 @@ pub use crate::eval_context::EvalCallbacks;
 pub use crate::eval_context::EvalContext;
 pub use crate::eval_context::EvalContextOutputs;
 pub use crate::eval_context::EvalOutputs;
+// tuna: for the kernel, which reports a cell's `?` error and can switch rust-analyzer off.
 pub use crate::eval_context::UserCodeError;
 pub use crate::eval_context::rust_analyzer_switched_off;
 pub use crate::runtime::runtime_hook;

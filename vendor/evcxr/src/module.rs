@@ -27,7 +27,7 @@ use std::process::Command;
 
 mod artifacts;
 pub(crate) mod cache;
-pub(crate) mod direct;
+pub(crate) mod direct; // tuna: rustc replayed without cargo.
 
 pub(crate) const CORE_EXTERN_ENV: &str = "EVCXR_CORE_EXTERN";
 pub(crate) const CACHE_ENABLED_ENV: &str = "EVCXR_CACHE_ENABLED";
@@ -135,7 +135,7 @@ impl Module {
         Ok(Module {
             build_num: 0,
             last_allow_static: None,
-            direct: None,
+            direct: None, // tuna: nothing recorded yet.
         })
     }
 
@@ -175,8 +175,9 @@ impl Module {
         Ok(errors)
     }
 
-    /// Compiles the cell; with `probe_types`, rustc prints full type paths (see
-    /// `probe_type`), and its diagnostics come back with the shared object.
+    /// tuna: compiles the cell, by replaying rustc while it can (module/direct.rs); with
+    /// `probe_types`, rustc prints full type paths (see `probe_type`), and its diagnostics
+    /// come back with the shared object.
     pub(crate) fn compile(
         &mut self,
         code_block: &CodeBlock,
@@ -245,6 +246,7 @@ impl Module {
             Err(error) => return Err(error.into()),
         }
 
+        // tuna: split from `compile`, which replays rustc without cargo when it can.
         let cargo_output = run_cargo(command, code_block)?;
         if config.time_passes {
             let output = String::from_utf8_lossy(&cargo_output.stderr);
@@ -596,7 +598,7 @@ fn run_cargo(
     }
 }
 
-/// The error of a failed cargo or rustc run.
+/// tuna: the error of a failed cargo or rustc run (module/direct.rs runs rustc alone).
 pub(crate) fn compile_error(output: &std::process::Output, code_block: &CodeBlock) -> Error {
     let (errors, non_json_error) = errors_from_cargo_output(output, code_block);
     if !errors.is_empty() {

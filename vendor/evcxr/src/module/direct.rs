@@ -135,14 +135,16 @@ fn native_archives_of_dylibs(args: &[String]) -> Vec<String> {
 /// What a recorded command depends on: the manifests, the cargo command with its environment,
 /// and the newest modification time of each path dependency's files.
 pub(crate) fn key(config: &Config, command: &Command) -> String {
+    key_of(config.crate_dir(), command)
+}
+
+/// `key` for the crate in `crate_dir`, built by `command`.
+fn key_of(crate_dir: &Path, command: &Command) -> String {
     let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
-    let manifest = read(config.crate_dir().join("Cargo.toml"));
+    let manifest = read(crate_dir.join("Cargo.toml"));
     let newest: Vec<Option<SystemTime>> =
-        path_dependencies(config.crate_dir()).iter().map(|d| newest_file(d)).collect();
-    format!(
-        "{manifest}\n{}\n{command:?}\n{newest:?}",
-        read(config.crate_dir().join(".cargo/config.toml"))
-    )
+        path_dependencies(crate_dir).iter().map(|d| newest_file(d)).collect();
+    format!("{manifest}\n{}\n{command:?}\n{newest:?}", read(crate_dir.join(".cargo/config.toml")))
 }
 
 /// Forgets the last record, before a cargo build that will write a new one.
@@ -244,4 +246,160 @@ fn newest_file(dir: &Path) -> Option<SystemTime> {
         }
     }
     newest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Direct;
+    use super::Invocation;
+    use super::key_of;
+    use super::manifest_path_dependencies;
+    use std::path::Path;
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::time::Duration;
+    use std::time::SystemTime;
+    use tempfile::TempDir;
+
+    /// ctx depending on dylib by path, which depends on prelude by path (tuna's own layout:
+    /// the kernel's prelude/dylib and prelude), each with a source file.
+    fn crates() -> TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = root.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("ctx/Cargo.toml", "[package]\nname = \"ctx\"\n\n[dependencies]\ntuna = { package = \"tuna-dylib\", path = \"../dylib\" }\n");
+        write("ctx/.cargo/config.toml", "[build]\nrustflags = []\n");
+        write("ctx/src/lib.rs", "");
+        write("dylib/Cargo.toml", "[package]\nname = \"tuna-dylib\"\n\n[dependencies]\ntuna = { path = \"../prelude\" }\n");
+        write("dylib/src/lib.rs", "pub use tuna::*;\n");
+        write("prelude/Cargo.toml", "[package]\nname = \"tuna\"\n");
+        write("prelude/src/lib.rs", "pub fn f() {}\n");
+        write("prelude/target/release/libtuna.rlib", "");
+        write("prelude/.git/index", "");
+        root
+    }
+
+    fn cargo_build() -> Command {
+        let mut command = Command::new("cargo");
+        command.arg("build").arg("--message-format=json");
+        command
+    }
+
+    fn key(root: &TempDir) -> String {
+        key_of(&root.path().join("ctx"), &cargo_build())
+    }
+
+    /// Gives the file a modification time an hour from now: newer than any the tests wrote,
+    /// whatever the file system's time resolution.
+    fn touch(root: &TempDir, path: &str) {
+        let file = std::fs::File::options().write(true).open(root.path().join(path)).unwrap();
+        file.set_modified(SystemTime::now() + Duration::from_secs(3600)).unwrap();
+    }
+
+    fn edit(root: &TempDir, path: &str, text: &str) {
+        std::fs::write(root.path().join(path), text).unwrap();
+    }
+
+    #[test]
+    fn key_is_stable_for_an_unchanged_crate() {
+        let root = crates();
+        assert_eq!(key(&root), key(&root));
+    }
+
+    #[test]
+    fn key_changes_with_cargo_toml() {
+        let root = crates();
+        let before = key(&root);
+        edit(&root, "ctx/Cargo.toml", "[package]\nname = \"ctx\"\n\n[dependencies]\nregex = \"1\"\n");
+        assert_ne!(before, key(&root));
+    }
+
+    #[test]
+    fn key_changes_with_cargo_config() {
+        let root = crates();
+        let before = key(&root);
+        edit(&root, "ctx/.cargo/config.toml", "[build]\nrustflags = [\"-Ctarget-cpu=native\"]\n");
+        assert_ne!(before, key(&root));
+    }
+
+    #[test]
+    fn key_changes_with_the_cargo_command() {
+        let root = crates();
+        let crate_dir = root.path().join("ctx");
+        let before = key(&root);
+        let mut with_arg = cargo_build();
+        with_arg.arg("--offline");
+        assert_ne!(before, key_of(&crate_dir, &with_arg));
+        let mut with_env = cargo_build();
+        with_env.env("RUSTFLAGS", "-Copt-level=3");
+        assert_ne!(before, key_of(&crate_dir, &with_env));
+    }
+
+    #[test]
+    fn key_changes_when_a_path_dependency_is_touched() {
+        let root = crates();
+        let before = key(&root);
+        touch(&root, "dylib/src/lib.rs");
+        assert_ne!(before, key(&root));
+    }
+
+    #[test]
+    fn key_changes_when_a_path_dependency_of_a_path_dependency_is_touched() {
+        let root = crates();
+        let before = key(&root);
+        touch(&root, "prelude/src/lib.rs");
+        assert_ne!(before, key(&root));
+    }
+
+    #[test]
+    fn key_ignores_target_and_hidden_folders_of_path_dependencies() {
+        let root = crates();
+        let before = key(&root);
+        touch(&root, "prelude/target/release/libtuna.rlib");
+        touch(&root, "prelude/.git/index");
+        assert_eq!(before, key(&root));
+    }
+
+    #[test]
+    fn manifest_path_dependencies_reads_dependencies_and_build_dependencies() {
+        let manifest = r#"
+            [package]
+            name = "ctx"
+
+            [dependencies]
+            regex = "1"
+            serde = { version = "1", features = ["derive"] }
+            tuna = { package = "tuna-dylib", path = "../dylib" }
+
+            [build-dependencies]
+            helper = { path = "/abs/helper" }
+
+            [dev-dependencies]
+            tested = { path = "../tested" }
+        "#;
+        assert_eq!(
+            manifest_path_dependencies(manifest),
+            [PathBuf::from("../dylib"), PathBuf::from("/abs/helper")]
+        );
+        assert!(manifest_path_dependencies("[dependencies]\nregex = \"1\"\n").is_empty());
+        assert!(manifest_path_dependencies("not toml [").is_empty());
+    }
+
+    #[test]
+    fn is_valid_for_compares_keys() {
+        let direct = Direct {
+            invocation: Invocation {
+                program: "rustc".into(),
+                args: Vec::new(),
+                env: Vec::new(),
+                cwd: Path::new("/").to_path_buf(),
+            },
+            key: "k1".into(),
+        };
+        assert!(direct.is_valid_for("k1"));
+        assert!(!direct.is_valid_for("k2"));
+    }
 }
