@@ -149,6 +149,11 @@ VARIABLES = [
     ("let n = 5;", "n.pow(2)", "25"),
     ("let m = 5;\nlet small: u8 = m;", "m.checked_add(251)", "None"),
     ("let double: Box<dyn Fn(i32) -> i32> = Box::new(|x| x * 2);", "double(21)", "42"),
+    # Every kind of pattern a top-level `let` binds names with.
+    ("let [first_part, second_part] = [vec![1u8], vec![2, 3]];", "first_part.len() + second_part.len()", "3"),
+    ('let (count, (name, Some(score))) = (2usize, ("x", Some(0.5f32))) else { panic!() };', "(count, name, score)", '(2, "x", 0.5)'),
+    ("let &borrowed_copy = &7u16;", "borrowed_copy + 1", "8"),
+    ("let (parenthesised) = 9i64;", "parenthesised * 2", "18"),
 ]
 
 

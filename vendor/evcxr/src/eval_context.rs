@@ -2332,6 +2332,23 @@ impl ContextState {
                     self.record_new_locals(pat, None, segment, let_stmt_range);
                 }
             }
+            // tuna: `let [train, test] = …` and `let (a) = …`, `let &x = …`: with types named by
+            // the probe, a variable this walk misses would not be stored at all.
+            ast::Pat::SlicePat(ref pat_slice) => {
+                for pat in pat_slice.pats() {
+                    self.record_new_locals(pat, None, segment, let_stmt_range);
+                }
+            }
+            ast::Pat::ParenPat(ref paren) => {
+                if let Some(pat) = paren.pat() {
+                    self.record_new_locals(pat, None, segment, let_stmt_range);
+                }
+            }
+            ast::Pat::RefPat(ref reference) => {
+                if let Some(pat) = reference.pat() {
+                    self.record_new_locals(pat, None, segment, let_stmt_range);
+                }
+            }
             _ => {}
         }
     }
