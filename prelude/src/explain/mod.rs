@@ -21,4 +21,4 @@ mod shap;
 pub use attention::{bert_attentions, gpt2_attentions, Attentions};
 pub use integrated::{bert_integrated_gradients, integrated_gradients, Baseline, TokenAttributions};
 pub use saliency::{image_integrated_gradients, vanilla_gradient};
-pub use shap::{masked, ExactShap, ImageFill, ImageMasker, KernelShap, Masker, PartitionShap, ShapValues, TabularMasker, TokenFill, TokenMasker};
+pub use shap::{masked, ExactShap, Explainer, ImageFill, ImageMasker, KernelShap, Masker, PartitionShap, ShapValues, TabularMasker, TokenFill, TokenMasker};

@@ -974,19 +974,9 @@ impl EvalContext {
             }
             let type_name = match type_name {
                 TypeName::Named(x) => x,
-                TypeName::Closure => bail!(
-                    "The variable `{}` is a closure, which cannot be persisted.\n\
-                     You can however persist closures if you box them. e.g.:\n\
-                     let f: Box<dyn Fn()> = Box::new(|| {{println!(\"foo\")}});\n\
-                     Alternatively, you can prevent evcxr from attempting to persist\n\
-                     the variable by wrapping your code in braces.",
-                    variable_name
-                ),
-                TypeName::Unknown => bail!(
-                    "Couldn't automatically determine type of variable `{}`.\n\
-                     Please give it an explicit type.",
-                    variable_name
-                ),
+                // tuna: the same messages as the probe's (apply_probed_types).
+                TypeName::Closure => return Err(closure_error(&variable_name)),
+                TypeName::Unknown => return Err(unknown_type_error(&variable_name)),
             };
             // For now, we need to look for and escape any reserved words. This should probably in
             // theory be done in rust analyzer in a less hacky way.
@@ -1221,6 +1211,7 @@ pub(crate) const INFERRED_TYPE: &str = "_";
 /// that a later cell could not name (closures, `impl Trait`) with evcxr's messages.
 fn apply_probed_types(state: &mut ContextState, diagnostics: &str, code: &CodeBlock) -> Result<(), Error> {
     for (variable, type_name) in probed_types(diagnostics, code) {
+        let type_name = rename_crates_back(&type_name, &state.external_deps);
         if type_name.contains("{closure") {
             return Err(closure_error(&variable));
         }
@@ -1233,11 +1224,7 @@ fn apply_probed_types(state: &mut ContextState, diagnostics: &str, code: &CodeBl
     }
     for (name, variable) in &state.variable_states {
         if variable.move_state == VariableMoveState::New && variable.type_name == INFERRED_TYPE {
-            bail!(
-                "Couldn't automatically determine type of variable `{}`.\n\
-                 Please give it an explicit type.",
-                name
-            );
+            return Err(unknown_type_error(name));
         }
     }
     Ok(())
@@ -1261,18 +1248,39 @@ fn probed_types(diagnostics: &str, code: &CodeBlock) -> Vec<(String, String)> {
         };
         let Some(line_start) = message["spans"][0]["line_start"].as_u64() else { continue };
         if let (CodeKind::PackVariable { variable_name }, _) = code.origin_for_line(line_start as usize) {
-            found.push((variable_name.clone(), rename_crates_back(type_name)));
+            found.push((variable_name.clone(), type_name.to_owned()));
         }
     }
     found
 }
 
 /// tuna: rustc names a type by its crate's own name; a cell knows the crate by the name its
-/// dependency was given (the prelude's dylib, `tuna_dylib`, is `tuna` to a cell).
-fn rename_crates_back(type_name: &str) -> String {
-    type_name.replace("tuna_dylib::", "tuna::")
+/// dependency was given (`tuna = { package = "tuna-dylib", … }`: `tuna_dylib::` is `tuna::`).
+fn rename_crates_back(type_name: &str, deps: &HashMap<String, ExternalCrate>) -> String {
+    static PACKAGE: Lazy<Regex> = Lazy::new(|| Regex::new(r#"package\s*=\s*"([^"]+)""#).unwrap());
+    let mut renamed = type_name.to_owned();
+    for (name, dep) in deps {
+        for config in std::iter::once(&dep.config).chain(dep.alone.as_ref()) {
+            if let Some(package) = PACKAGE.captures(config) {
+                let crate_name = package[1].replace('-', "_");
+                if crate_name != *name {
+                    renamed = renamed.replace(&format!("{crate_name}::"), &format!("{name}::"));
+                }
+            }
+        }
+    }
+    renamed
 }
 
+/// tuna: shared by the rust-analyzer path and the probe's.
+fn unknown_type_error(variable_name: &str) -> Error {
+    Error::Message(format!(
+        "Couldn't automatically determine type of variable `{variable_name}`.\n\
+         Please give it an explicit type."
+    ))
+}
+
+/// tuna: shared by the rust-analyzer path and the probe's.
 fn closure_error(variable_name: &str) -> Error {
     Error::Message(format!(
         "The variable `{}` is a closure, which cannot be persisted.\n\

@@ -2,10 +2,9 @@
 //! from the values of all 2^M coalitions (shap's `ExactExplainer` without its Gray-code
 //! ordering). Efficiency, symmetry, dummy and additivity hold exactly.
 
-use super::game::{evaluate, masked, Masker};
+use super::game::{evaluate, Explainer};
 use super::values::ShapValues;
 use crate::{Error, Result};
-use tch::Tensor;
 
 /// Exact Shapley values over every coalition: 2^M model evaluations, so M ≤ 14.
 ///
@@ -48,9 +47,16 @@ impl ExactShap {
         self.batch = coalitions.max(1);
         self
     }
+}
 
+/// C(n, k) as f64 (exact for the sizes used here).
+pub(crate) fn binomial(n: usize, k: usize) -> f64 {
+    (0..k.min(n - k.min(n))).fold(1.0, |acc, j| acc * (n - j) as f64 / (j + 1) as f64)
+}
+
+impl Explainer for ExactShap {
     /// Shapley values of the game with `features` players whose coalition values `value` gives.
-    pub fn explain(&self, features: usize, mut value: impl FnMut(&[Vec<bool>]) -> Result<Vec<f64>>) -> Result<ShapValues> {
+    fn explain(&self, features: usize, mut value: impl FnMut(&[Vec<bool>]) -> Result<Vec<f64>>) -> Result<ShapValues> {
         let m = features;
         if m > Self::MAX_FEATURES {
             return Err(Error::config(
@@ -78,16 +84,6 @@ impl ExactShap {
         }
         Ok(ShapValues::new(phi, v[0], v[total - 1], total, "exact"))
     }
-
-    /// Shapley values of `model` at the masker's input (see [`masked`]).
-    pub fn explain_masked<M: Masker + ?Sized>(&self, masker: &M, model: impl FnMut(&Tensor) -> Tensor) -> Result<ShapValues> {
-        Ok(self.explain(masker.features(), masked(masker, model))?.named(masker.names()))
-    }
-}
-
-/// C(n, k) as f64 (exact for the sizes used here).
-pub(crate) fn binomial(n: usize, k: usize) -> f64 {
-    (0..k.min(n - k.min(n))).fold(1.0, |acc, j| acc * (n - j) as f64 / (j + 1) as f64)
 }
 
 #[cfg(test)]

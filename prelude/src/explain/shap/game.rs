@@ -2,6 +2,7 @@
 //! batches, and the tabular masker of shap's `KernelExplainer` (masked features take each
 //! background row's values; a coalition's value is the mean over the background rows).
 
+use super::values::ShapValues;
 use crate::{Error, Result};
 use tch::{Device, Kind, Tensor};
 
@@ -17,6 +18,20 @@ pub trait Masker {
     /// Inputs per coalition (background rows); a coalition's value is the model's mean over them.
     fn rows(&self) -> usize {
         1
+    }
+}
+
+/// A SHAP explainer ([`ExactShap`](super::ExactShap), [`KernelShap`](super::KernelShap),
+/// [`PartitionShap`](super::PartitionShap)): the values of a game given by its value function,
+/// or of a model under a masker.
+pub trait Explainer {
+    /// SHAP values of the game with `features` players whose coalition values `value` gives
+    /// (a batch of coalitions in, one value each out).
+    fn explain(&self, features: usize, value: impl FnMut(&[Vec<bool>]) -> Result<Vec<f64>>) -> Result<ShapValues>;
+
+    /// SHAP values of `model` at the masker's input (see [`masked`]), named by the masker.
+    fn explain_masked<M: Masker + ?Sized>(&self, masker: &M, model: impl FnMut(&Tensor) -> Tensor) -> Result<ShapValues> {
+        Ok(self.explain(masker.features(), masked(masker, model))?.named(masker.names()))
     }
 }
 

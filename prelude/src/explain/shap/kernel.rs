@@ -8,7 +8,7 @@
 //! shap's L1 feature selection (`l1_reg`) is not implemented: all features keep a value.
 
 use super::exact::binomial;
-use super::game::{evaluate, masked, Masker};
+use super::game::{evaluate, Explainer};
 use super::values::ShapValues;
 use crate::{Error, Result};
 use rand::rngs::StdRng;
@@ -62,25 +62,6 @@ impl KernelShap {
     pub fn batch(mut self, coalitions: usize) -> Self {
         self.batch = coalitions.max(1);
         self
-    }
-
-    /// SHAP values of the game with `features` players whose coalition values `value` gives.
-    pub fn explain(&self, features: usize, mut value: impl FnMut(&[Vec<bool>]) -> Result<Vec<f64>>) -> Result<ShapValues> {
-        let m = features;
-        let ends = evaluate(&mut value, &[vec![false; m], vec![true; m]], self.batch)?;
-        let (base, output) = (ends[0], ends[1]);
-        if m <= 1 {
-            return Ok(ShapValues::new(vec![output - base; m], base, output, 2, "kernel"));
-        }
-        let (masks, weights) = self.coalitions(m);
-        let v = evaluate(&mut value, &masks, self.batch)?;
-        let phi = solve(&masks, &weights, &v, base, output)?;
-        Ok(ShapValues::new(phi, base, output, masks.len() + 2, "kernel"))
-    }
-
-    /// SHAP values of `model` at the masker's input (see [`masked`]).
-    pub fn explain_masked<M: Masker + ?Sized>(&self, masker: &M, model: impl FnMut(&Tensor) -> Tensor) -> Result<ShapValues> {
-        Ok(self.explain(masker.features(), masked(masker, model))?.named(masker.names()))
     }
 
     /// The coalitions to evaluate and their kernel weights (shap's `addsample` calls).
@@ -251,6 +232,22 @@ impl Iterator for Combinations {
             None => self.current = None,
         }
         Some(out)
+    }
+}
+
+impl Explainer for KernelShap {
+    /// SHAP values of the game with `features` players whose coalition values `value` gives.
+    fn explain(&self, features: usize, mut value: impl FnMut(&[Vec<bool>]) -> Result<Vec<f64>>) -> Result<ShapValues> {
+        let m = features;
+        let ends = evaluate(&mut value, &[vec![false; m], vec![true; m]], self.batch)?;
+        let (base, output) = (ends[0], ends[1]);
+        if m <= 1 {
+            return Ok(ShapValues::new(vec![output - base; m], base, output, 2, "kernel"));
+        }
+        let (masks, weights) = self.coalitions(m);
+        let v = evaluate(&mut value, &masks, self.batch)?;
+        let phi = solve(&masks, &weights, &v, base, output)?;
+        Ok(ShapValues::new(phi, base, output, masks.len() + 2, "kernel"))
     }
 }
 

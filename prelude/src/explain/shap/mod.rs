@@ -28,7 +28,7 @@ mod partition;
 mod values;
 
 pub use exact::ExactShap;
-pub use game::{masked, Masker, TabularMasker};
+pub use game::{masked, Explainer, Masker, TabularMasker};
 pub use kernel::KernelShap;
 pub use maskers::{ImageFill, ImageMasker, TokenFill, TokenMasker};
 pub use partition::PartitionShap;

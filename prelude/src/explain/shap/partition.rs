@@ -7,12 +7,11 @@
 //! features. Every split keeps the total, so Σφ = f(x) − f(∅) exactly; fully expanded, the
 //! values are the Owen values (Shapley values for additive models), at ~M² evaluations.
 
-use super::game::{evaluate, masked, Masker};
+use super::game::{evaluate, Explainer};
 use super::values::ShapValues;
 use crate::Result;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use tch::Tensor;
 
 /// Partition (hierarchical) SHAP with a budget of model evaluations.
 ///
@@ -85,9 +84,11 @@ impl PartitionShap {
         self.batch = coalitions.max(2);
         self
     }
+}
 
+impl Explainer for PartitionShap {
     /// Owen values of the game with `features` players whose coalition values `value` gives.
-    pub fn explain(&self, features: usize, mut value: impl FnMut(&[Vec<bool>]) -> Result<Vec<f64>>) -> Result<ShapValues> {
+    fn explain(&self, features: usize, mut value: impl FnMut(&[Vec<bool>]) -> Result<Vec<f64>>) -> Result<ShapValues> {
         let m = features;
         let ends = evaluate(&mut value, &[vec![false; m], vec![true; m]], self.batch)?;
         let (base, output) = (ends[0], ends[1]);
@@ -140,10 +141,5 @@ impl PartitionShap {
             }
         }
         Ok(ShapValues::new(phi, base, output, evaluations, "partition"))
-    }
-
-    /// Owen values of `model` at the masker's input (see [`masked`]).
-    pub fn explain_masked<M: Masker + ?Sized>(&self, masker: &M, model: impl FnMut(&Tensor) -> Tensor) -> Result<ShapValues> {
-        Ok(self.explain(masker.features(), masked(masker, model))?.named(masker.names()))
     }
 }
