@@ -10,6 +10,7 @@
 pub mod ablation;
 pub mod data;
 pub mod device;
+pub mod dist;
 pub mod display;
 pub mod error;
 pub mod explain;
